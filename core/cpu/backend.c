@@ -1,0 +1,24 @@
+/*
+** cpu/backend.c: the CPU backend's op table.
+*/
+#include "kernels.h"
+
+const bt_Backend bt_cpu_backend = {
+  .name = "cpu",
+  .copy = bt_cpu_copy,
+  .fill = bt_cpu_fill,
+  .binary = bt_cpu_binary,
+  .unary = bt_cpu_unary,
+  .clamp = bt_cpu_clamp,
+  .where = bt_cpu_where,
+  .reduce = bt_cpu_reduce,
+  .arg_reduce = bt_cpu_arg_reduce,
+  .cumulative = bt_cpu_cumulative,
+  .matmul = bt_cpu_matmul,
+  .random = bt_cpu_random,
+  .index_select = bt_cpu_index_select,
+  .gather = bt_cpu_gather,
+  .scatter = bt_cpu_scatter,
+  .index_add = bt_cpu_index_add,
+  .sort = bt_cpu_sort,
+};

@@ -1,0 +1,30 @@
+/*
+** cpu/kernels.h: the CPU backend's kernels, one entry per family of the op
+** table (dispatch.h states the shapes each expects). cpu/backend.c lists them.
+*/
+#ifndef BRASA_CPU_KERNELS_H
+#define BRASA_CPU_KERNELS_H
+
+#include "../internal.h"
+
+int bt_cpu_copy(bt_Tensor *dst, const bt_Tensor *src);
+int bt_cpu_fill(bt_Tensor *t, double value);
+int bt_cpu_binary(bt_BinaryOp op, bt_Tensor *out, const bt_Tensor *a, const bt_Tensor *b);
+int bt_cpu_unary(bt_UnaryOp op, bt_Tensor *out, const bt_Tensor *a);
+int bt_cpu_clamp(bt_Tensor *out, const bt_Tensor *a, double lo, double hi);
+int bt_cpu_where(bt_Tensor *out, const bt_Tensor *cond, const bt_Tensor *a, const bt_Tensor *b);
+int bt_cpu_reduce(bt_ReduceOp op, bt_Tensor *out, const bt_Tensor *in, unsigned dims);
+int bt_cpu_arg_reduce(bt_ReduceOp op, bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in,
+                      int dim);
+int bt_cpu_cumulative(bt_CumOp op, bt_Tensor *out, const bt_Tensor *in, int dim);
+int bt_cpu_matmul(bt_Tensor *out, const bt_Tensor *a, const bt_Tensor *b);
+int bt_cpu_random(bt_Tensor *t, int kind, double a, double b, uint64_t seed, uint64_t counter);
+int bt_cpu_index_select(bt_Tensor *out, const bt_Tensor *in, int dim, const bt_Tensor *index);
+int bt_cpu_gather(bt_Tensor *out, const bt_Tensor *in, int dim, const bt_Tensor *index);
+int bt_cpu_scatter(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_Tensor *src,
+                   bool accumulate);
+int bt_cpu_index_add(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_Tensor *src);
+int bt_cpu_sort(bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in, int dim,
+                bool descending);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+** storage.c: refcounted storage and the one allocation entry point per
+** device. Every byte tensors hold passes through bt_alloc, so the total is
+** known, the Lua collector is told (the alloc hook), sizes that overflow or
+** exceed the machine's memory are refused with an error, and tests can make
+** an allocation fail on purpose.
+*/
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <unistd.h>
+
+static bt_AllocHook alloc_hook;
+static void *alloc_hook_ud;
+static _Atomic int64_t bytes_in_use[BT_NUM_DEVICE_TYPES];
+static _Atomic int64_t fail_countdown = -1;
+
+/* Device allocators: the CUDA backend installs its own through
+** bt_register_device_allocator (see core/cuda/). */
+typedef void *(*DevAlloc)(int64_t nbytes);
+typedef void (*DevFree)(void *p);
+static DevAlloc dev_alloc[BT_NUM_DEVICE_TYPES];
+static DevFree dev_free[BT_NUM_DEVICE_TYPES];
+
+void bt_register_device_allocator(bt_DeviceType type, DevAlloc a, DevFree f) {
+  dev_alloc[type] = a;
+  dev_free[type] = f;
+}
+
+void bt_set_alloc_hook(bt_AllocHook hook, void *ud) {
+  alloc_hook = hook;
+  alloc_hook_ud = ud;
+}
+
+int64_t bt_bytes_in_use(bt_DeviceType dev) { return atomic_load(&bytes_in_use[dev]); }
+
+void bt_fail_alloc_after(int64_t n) { atomic_store(&fail_countdown, n); }
+
+static int64_t physical_memory(void) {
+  static int64_t mem;
+  if (!mem) {
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    mem = pages > 0 && size > 0 ? (int64_t)pages * size : INT64_MAX;
+  }
+  return mem;
+}
+
+static void report(bt_DeviceType dev, int64_t delta) {
+  atomic_fetch_add(&bytes_in_use[dev], delta);
+  if (alloc_hook) alloc_hook(alloc_hook_ud, dev, delta);
+}
+
+static bool injected_failure(void) {
+  int64_t n = atomic_load(&fail_countdown);
+  if (n < 0) return false;
+  atomic_store(&fail_countdown, n - 1);
+  return n == 0;
+}
+
+void *bt_alloc(const char *op, int64_t nbytes, bt_DeviceType dev) {
+  if (nbytes < 0)
+    return bt_seterr("%s: negative allocation size %lld", op, (long long)nbytes), NULL;
+  if (dev == BT_CPU && nbytes > physical_memory())
+    return bt_seterr("%s: cannot allocate %.3g GB: more than this machine's %.3g GB of memory",
+                     op, nbytes / 1e9, physical_memory() / 1e9), NULL;
+  if (injected_failure())
+    return bt_seterr("%s: out of memory allocating %lld bytes (injected failure)", op,
+                     (long long)nbytes), NULL;
+  void *p;
+  if (dev == BT_CPU) {
+    size_t n = ((size_t)nbytes + 63) & ~(size_t)63;   /* 64-byte aligned for SIMD */
+    p = aligned_alloc(64, n ? n : 64);
+  } else if (dev_alloc[dev]) {
+    p = dev_alloc[dev](nbytes);
+  } else {
+    return bt_seterr("%s: the CUDA backend is not loaded", op), NULL;
+  }
+  if (!p)
+    return bt_seterr("%s: out of memory allocating %lld bytes", op, (long long)nbytes), NULL;
+  report(dev, nbytes);
+  return p;
+}
+
+void bt_free(void *p, int64_t nbytes, bt_DeviceType dev) {
+  if (!p) return;
+  if (dev == BT_CPU) free(p);
+  else dev_free[dev](p);
+  report(dev, -nbytes);
+}
+
+bt_Storage *bt_storage_new(const char *op, int64_t nbytes, bt_Device dev) {
+  bt_Storage *s = malloc(sizeof *s);
+  if (!s) return bt_seterr("%s: out of memory", op), NULL;
+  s->data = bt_alloc(op, nbytes, dev.type);
+  if (!s->data) {
+    free(s);
+    return NULL;
+  }
+  s->refcount = 1;
+  s->device = dev;
+  s->nbytes = nbytes;
+  s->version = 0;
+  return s;
+}
+
+void bt_storage_retain(bt_Storage *s) { __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED); }
+
+void bt_storage_release(bt_Storage *s) {
+  if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+  bt_free(s->data, s->nbytes, s->device.type);
+  free(s);
+}
