@@ -1,0 +1,48 @@
+-- brasa: tensors, automatic differentiation and neural networks for Lua 5.4.
+--
+--   local brasa = require 'brasa'
+--   local x = brasa.tensor{{1, 2}, {3, 4}}
+--   print(x:matmul(brasa.ones(2, 1)))
+--
+-- This file builds the module from the C core (brasa.core) and the Lua
+-- modules beside it. It sets no globals. Submodules (nn, optim, data,
+-- metrics, callbacks, plot, text) load on first use, so start-up stays fast.
+
+local core = require 'brasa.core'
+
+local brasa = {}
+for k, v in pairs(core) do
+  if k:sub(1, 1) ~= '_' or k == '_fail_alloc_after' then brasa[k] = v end
+end
+
+brasa.doc = require 'brasa.doc'
+require('brasa.tensor').install(brasa, core)
+require('brasa.autograd').install(brasa, core)
+
+-- Submodules, loaded when first used: brasa.nn, brasa.plot, ...
+local submodules = {
+  nn = 'brasa.nn', optim = 'brasa.optim', data = 'brasa.data', metrics = 'brasa.metrics',
+  callbacks = 'brasa.callbacks', plot = 'brasa.plot', text = 'brasa.text', help = 'brasa.help',
+}
+
+setmetatable(brasa, {
+  __index = function(t, k)
+    local name = submodules[k]
+    if not name then return nil end
+    local ok, mod = pcall(require, name)
+    if not ok then
+      if tostring(mod):find("module '" .. name .. "' not found", 1, true) then
+        mod = {}   -- not written yet: an empty table, as the design allows
+      else
+        error(mod, 2)
+      end
+    end
+    rawset(t, k, mod)
+    return mod
+  end,
+})
+
+-- Documentation entries of the core (lua/brasa/docs/*.lua).
+require 'brasa.docs'
+
+return brasa
