@@ -44,5 +44,6 @@ void lb_open_create(lua_State *L);   /* module table at -1 */
 void lb_open_ops(lua_State *L, int methods, int module);
 void lb_open_autograd(lua_State *L, int methods, int module);
 void lb_open_index(lua_State *L, int methods, int module);
+void lb_open_io(lua_State *L, int module);
 
 #endif

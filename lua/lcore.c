@@ -17,6 +17,7 @@ int luaopen_brasa_core(lua_State *L) {
   lb_open_ops(L, methods, module);
   lb_open_autograd(L, methods, module);
   lb_open_index(L, methods, module);
+  lb_open_io(L, module);
   luaL_getmetatable(L, BT_TENSOR_MT);
   lua_setfield(L, module, "_tensor_mt");   /* init.lua sets __tostring on it */
   lua_pushliteral(L, BRASA_VERSION);

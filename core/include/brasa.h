@@ -334,6 +334,11 @@ bt_Tensor *bt_one_hot(bt_Tensor *t, int64_t num_classes);
 bt_Tensor *bt_narrow_backward(bt_Tensor *grad, int ndim, const int64_t *shape,
                               int dim, int64_t start);
 
+/* ---- reading data ------------------------------------------------------- */
+
+/* An IDX file (MNIST family), gzipped or not: u8, i32, f32 or f64. */
+bt_Tensor *bt_read_idx(const char *path);
+
 /* ---- autograd ----------------------------------------------------------------- */
 
 bool bt_grad_enabled(void);
