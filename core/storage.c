@@ -88,13 +88,31 @@ void bt_free(void *p, int64_t nbytes, bt_DeviceType dev) {
   report(dev, -nbytes);
 }
 
+/* Small CPU storages keep their data in the same block as the struct: one
+** allocation instead of two for the scalars and tiny tensors that dominate
+** op-by-op code. */
+#define INLINE_MAX 256
+
 bt_Storage *bt_storage_new(const char *op, int64_t nbytes, bt_Device dev) {
-  bt_Storage *s = malloc(sizeof *s);
-  if (!s) return bt_seterr("%s: out of memory", op), NULL;
-  s->data = bt_alloc(op, nbytes, dev.type);
-  if (!s->data) {
-    free(s);
-    return NULL;
+  bt_Storage *s;
+  if (dev.type == BT_CPU && nbytes >= 0 && nbytes <= INLINE_MAX) {
+    if (injected_failure())
+      return bt_seterr("%s: out of memory allocating %lld bytes (injected failure)", op,
+                       (long long)nbytes), NULL;
+    s = aligned_alloc(64, 64 + INLINE_MAX);
+    if (!s) return bt_seterr("%s: out of memory", op), NULL;
+    s->data = (char *)s + 64;
+    s->inline_data = true;
+    report(BT_CPU, nbytes);
+  } else {
+    s = malloc(sizeof *s);
+    if (!s) return bt_seterr("%s: out of memory", op), NULL;
+    s->data = bt_alloc(op, nbytes, dev.type);
+    if (!s->data) {
+      free(s);
+      return NULL;
+    }
+    s->inline_data = false;
   }
   s->refcount = 1;
   s->device = dev;
@@ -107,6 +125,7 @@ void bt_storage_retain(bt_Storage *s) { __atomic_add_fetch(&s->refcount, 1, __AT
 
 void bt_storage_release(bt_Storage *s) {
   if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
-  bt_free(s->data, s->nbytes, s->device.type);
+  if (s->inline_data) report(BT_CPU, -s->nbytes);
+  else bt_free(s->data, s->nbytes, s->device.type);
   free(s);
 }

@@ -14,6 +14,7 @@ typedef struct {
 
 static int cache_ref = LUA_NOREF;      /* weak table: lightuserdata -> Box */
 static int methods_ref = LUA_NOREF;    /* the methods table */
+static int meta_ref = LUA_NOREF;       /* the metatable */
 
 /* ---- memory and the collector -------------------------------------------- */
 
@@ -30,8 +31,12 @@ static void alloc_hook(void *ud, bt_DeviceType dev, int64_t delta) {
 ** allocated, and past a soft limit (which grows with what stays alive) run a
 ** full collection, as Torch7 finally did. */
 static void drive_collector(lua_State *L) {
-  int64_t p = atomic_exchange(&pending_bytes, 0);
-  if (p <= 0) return;
+  /* A tensor's C-side structs (tensor, storage, small data) are about half a
+  ** kilobyte that Lua does not see: count them too, or garbage from many
+  ** small ops piles up between cycles and the heap keeps growing. */
+  int64_t p = atomic_fetch_add(&pending_bytes, 512) + 512;
+  if (p < 1 << 16) return;
+  atomic_store(&pending_bytes, 0);
   int64_t in_use = bt_bytes_in_use(BT_CPU) + bt_bytes_in_use(BT_CUDA);
   if (in_use > soft_limit) {
     lua_gc(L, LUA_GCCOLLECT);
@@ -56,10 +61,11 @@ void lb_push(lua_State *L, bt_Tensor *t) {
     }
     lua_pop(L, 2);
   }
-  Box *b = lua_newuserdatauv(L, sizeof *b, 1);
+  Box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->t = t;
   t->user = b;
-  luaL_setmetatable(L, BT_TENSOR_MT);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, meta_ref);
+  lua_setmetatable(L, -2);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cache_ref);
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, t);
@@ -124,9 +130,12 @@ static int to_c_dim(lua_State *L, lua_Integer d, int ndim) {
 }
 
 int lb_dim(lua_State *L, int idx, int ndim) {
-  if (!lua_isinteger(L, idx))
-    return luaL_error(L, "bad argument #%d: dim (an integer) expected, got %s", idx, luaL_typename(L, idx));
-  return to_c_dim(L, lua_tointeger(L, idx), ndim);
+  int ok;
+  lua_Integer d = lua_tointegerx(L, idx, &ok);   /* 2.0 counts as 2 */
+  if (!ok || lua_type(L, idx) != LUA_TNUMBER)
+    return luaL_error(L, "bad argument #%d: dim (an integer) expected, got %s", idx,
+                      lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx) : luaL_typename(L, idx));
+  return to_c_dim(L, d, ndim);
 }
 
 int lb_optdim(lua_State *L, int idx, int ndim, int def) {
@@ -135,22 +144,27 @@ int lb_optdim(lua_State *L, int idx, int ndim, int def) {
 
 int lb_shape(lua_State *L, int idx, int64_t *shape, int *next) {
   int n = 0;
-  if (lua_istable(L, idx) && (lua_rawlen(L, idx) > 0 || lua_next(L, idx) == 0 || (lua_pop(L, 2), 0))) {
+  if (lua_istable(L, idx) && (lua_rawlen(L, idx) > 0 || (lua_pushnil(L), lua_next(L, idx) == 0) || (lua_pop(L, 2), 0))) {
     int len = (int)lua_rawlen(L, idx);
     if (len > BT_MAX_DIMS) luaL_error(L, "shape has %d dims (at most %d)", len, BT_MAX_DIMS);
     for (int i = 1; i <= len; i++) {
+      int ok;
       lua_rawgeti(L, idx, i);
-      if (!lua_isinteger(L, -1)) luaL_error(L, "shape entry %d is not an integer", i);
-      shape[n++] = lua_tointeger(L, -1);
+      lua_Integer v = lua_tointegerx(L, -1, &ok);
+      if (!ok || lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "shape entry %d is not an integer", i);
+      shape[n++] = v;
       lua_pop(L, 1);
     }
     *next = idx + 1;
     return n;
   }
   while (lua_type(L, idx) == LUA_TNUMBER) {
+    int ok;
     if (n == BT_MAX_DIMS) luaL_error(L, "too many sizes (at most %d dims)", BT_MAX_DIMS);
-    if (!lua_isinteger(L, idx)) luaL_error(L, "bad argument #%d: size must be an integer, got %s", idx, lua_tostring(L, idx));
-    shape[n++] = lua_tointeger(L, idx++);
+    lua_Integer v = lua_tointegerx(L, idx, &ok);   /* 1e6 counts as 1000000 */
+    if (!ok) luaL_error(L, "bad argument #%d: size must be an integer, got %s", idx, lua_tostring(L, idx));
+    shape[n++] = v;
+    idx++;
   }
   *next = idx;
   return n;
@@ -209,6 +223,14 @@ static void need_cpu(lua_State *L, const bt_Tensor *t, const char *what) {
     luaL_error(L, "%s: reading elements needs a CPU tensor (call :cpu() first)", what);
 }
 
+/* An integer index at idx (2.0 is fine, 2.5 is an error). */
+static lua_Integer int_at(lua_State *L, int idx, const char *what) {
+  int ok;
+  lua_Integer i = lua_tointegerx(L, idx, &ok);
+  if (!ok) luaL_error(L, "%s: index must be an integer, got %s", what, luaL_tolstring(L, idx, NULL));
+  return i;
+}
+
 /* Lua index i (1-based, negative from the end) into 0-based, checked. */
 static int64_t to_c_index(lua_State *L, lua_Integer i, int64_t size, int dim) {
   if (i == 0) luaL_error(L, "index 0 is not valid: indices are 1-based (dim %d has size %lld)", dim + 1, (long long)size);
@@ -234,8 +256,7 @@ static bt_Tensor *apply_index(lua_State *L, bt_Tensor *t, int key, bool *full, i
     int64_t off = t->offset;
     for (int k = 1; k <= n; k++) {
       lua_rawgeti(L, key, k);
-      if (!lua_isinteger(L, -1)) luaL_error(L, "index: entry %d is not an integer", k);
-      off += to_c_index(L, lua_tointeger(L, -1), t->shape[k - 1], k - 1) * t->stride[k - 1];
+      off += to_c_index(L, int_at(L, -1, "index"), t->shape[k - 1], k - 1) * t->stride[k - 1];
       lua_pop(L, 1);
     }
     *full = true;
@@ -249,8 +270,10 @@ static bt_Tensor *apply_index(lua_State *L, bt_Tensor *t, int key, bool *full, i
     int ty = lua_rawgeti(L, key, k);
     bt_Tensor *next = NULL;
     if (ty == LUA_TNUMBER) {
-      if (!lua_isinteger(L, -1)) { bt_release(v); luaL_error(L, "index: entry %d is not an integer", k); }
-      int64_t i = to_c_index(L, lua_tointeger(L, -1), v->shape[d], k - 1);
+      int ok;
+      lua_Integer li = lua_tointegerx(L, -1, &ok);
+      if (!ok) { bt_release(v); luaL_error(L, "index: entry %d is not an integer", k); }
+      int64_t i = to_c_index(L, li, v->shape[d], k - 1);
       next = bt_select(v, d, i);
     } else if (ty == LUA_TTABLE) {
       int len = (int)lua_rawlen(L, -1);
@@ -290,9 +313,9 @@ static void push_element(lua_State *L, bt_Tensor *t, int64_t off) {
 }
 
 static int index_tensor(lua_State *L, bt_Tensor *t) {
-  if (lua_isinteger(L, 2)) {
+  if (lua_type(L, 2) == LUA_TNUMBER) {
     if (t->ndim == 0) return luaL_error(L, "index: cannot index a 0-dim tensor (use :item())");
-    int64_t i = to_c_index(L, lua_tointeger(L, 2), t->shape[0], 0);
+    int64_t i = to_c_index(L, int_at(L, 2, "index"), t->shape[0], 0);
     if (t->ndim == 1) {
       push_element(L, t, t->offset + i * t->stride[0]);
       return 1;
@@ -414,9 +437,9 @@ static int tensor_newindex(lua_State *L) {
     return luaL_error(L, "index assignment: a leaf tensor that requires grad cannot be modified in place "
                          "(do it inside brasa.no_grad, or work on a clone)");
   need_cpu(L, t, "index assignment");
-  if (lua_isinteger(L, 2)) {
+  if (lua_type(L, 2) == LUA_TNUMBER) {
     if (t->ndim == 0) return luaL_error(L, "index assignment: cannot index a 0-dim tensor");
-    int64_t i = to_c_index(L, lua_tointeger(L, 2), t->shape[0], 0);
+    int64_t i = to_c_index(L, int_at(L, 2, "index assignment"), t->shape[0], 0);
     if (t->ndim == 1) set_element(L, t, t->offset + i * t->stride[0]);
     else {
       bt_Tensor *v = bt_select(t, 0, i);
@@ -507,6 +530,8 @@ void lb_open_tensor(lua_State *L) {
     {"__lt", tensor_lt}, {"__le", tensor_lt}, {"__tostring", tensor_tostring}, {NULL, NULL},
   };
   luaL_setfuncs(L, meta, 0);
+  lua_pushvalue(L, -1);
+  meta_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_newtable(L);                        /* methods */
   lua_pushvalue(L, -1);
   methods_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -94,6 +94,7 @@ typedef struct bt_Storage {
   void *data;
   int64_t nbytes;
   uint32_t version;    /* bumped by every in-place write (autograd checks) */
+  bool inline_data;    /* data lives in the same block as this struct */
 } bt_Storage;
 
 typedef struct bt_Node bt_Node;

@@ -95,6 +95,10 @@ static bt_Device op_device(int n, bt_Tensor *const *t) {
 
 /* t as `dt`, expanded to shape (a view, no copy when t already has dt). */
 static bt_Tensor *prepare(bt_Tensor *t, bt_DType dt, int ndim, const int64_t *shape) {
+  if (t->dtype == dt && bt_shape_eq(t, ndim, shape)) {   /* the common case: no view needed */
+    bt_retain(t);
+    return t;
+  }
   bt_Tensor *c = t->dtype == dt ? (bt_retain(t), t) : bt_contiguous_as(t, dt);
   if (!c) return NULL;
   bt_Tensor *e = bt_expand_raw(c, ndim, shape);
