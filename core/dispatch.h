@@ -22,14 +22,15 @@ typedef struct bt_Backend {
   /* dst and src have the same shape; any dtypes, any strides (src strides may be 0). */
   int (*copy)(bt_Tensor *dst, const bt_Tensor *src);
   int (*fill)(bt_Tensor *t, double value);
-  /* out, a, b: same shape; a and b of the compute dtype (strides may be 0);
+  /* out, a, b: same shape (a or b may also be 0-dim: broadcast to out);
+  ** a and b of the compute dtype (strides may be 0);
   ** out of the compute dtype, or bool for comparisons and logical ops. */
   int (*binary)(bt_BinaryOp op, bt_Tensor *out, const bt_Tensor *a, const bt_Tensor *b);
   /* out, a: same shape and dtype (bool for isnan/isinf/logical_not outputs). */
   int (*unary)(bt_UnaryOp op, bt_Tensor *out, const bt_Tensor *a);
   /* out, a: same shape and dtype. */
   int (*clamp)(bt_Tensor *out, const bt_Tensor *a, double lo, double hi);
-  /* out, cond (bool), a, b: same shape; a, b of out's dtype. */
+  /* out, cond (bool), a, b: same shape or 0-dim; a, b of out's dtype. */
   int (*where)(bt_Tensor *out, const bt_Tensor *cond, const bt_Tensor *a, const bt_Tensor *b);
   /* out has in's ndim with size 1 on every dim in the mask; dtype of out is
   ** the accumulation result dtype (bool for any/all). */

@@ -142,7 +142,11 @@ bt_Tensor *bt_ones(int ndim, const int64_t *shape, bt_DType dt, bt_Device dev) {
   return bt_full(ndim, shape, 1, dt, dev);
 }
 
-bt_Tensor *bt_scalar(double v, bt_DType dt) { return bt_full(0, NULL, v, dt, BT_CPU_DEVICE); }
+bt_Tensor *bt_scalar(double v, bt_DType dt) {
+  bt_Tensor *t = bt_empty(0, NULL, dt, BT_CPU_DEVICE);
+  if (t) bt_store(t->storage->data, dt, v);
+  return t;
+}
 
 bt_Tensor *bt_scalar_i64(int64_t v, bt_DType dt) {
   bt_Tensor *t = bt_empty(0, NULL, dt, BT_CPU_DEVICE);

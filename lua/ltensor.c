@@ -101,17 +101,34 @@ bt_Tensor *lb_check(lua_State *L, int idx) {
   return b->t;
 }
 
+/* Wrapped Lua numbers are reused while nothing else holds them (an op that
+** saves its operand for backward keeps it, and the next number gets a new
+** one): `x + 1` in a loop allocates no scalar. */
+static bt_Tensor *number_cache[3];   /* i64, f64, bool */
+
+static bt_Tensor *wrapped_number(lua_State *L, int idx) {
+  int kind = lua_type(L, idx) == LUA_TBOOLEAN ? 2 : lua_isinteger(L, idx) ? 0 : 1;
+  static const bt_DType dts[3] = {BT_I64, BT_F64, BT_BOOL};
+  bt_Tensor *t = number_cache[kind];
+  if (!t || t->refcount != 1 || t->storage->refcount != 1) {
+    bt_release(t);
+    t = number_cache[kind] = bt_scalar(0, dts[kind]);
+    if (!t) lb_error(L);
+    t->wrapped_number = true;
+  }
+  void *p = t->storage->data;
+  if (kind == 0) *(int64_t *)p = lua_tointeger(L, idx);
+  else if (kind == 1) *(double *)p = lua_tonumber(L, idx);
+  else *(uint8_t *)p = (uint8_t)lua_toboolean(L, idx);
+  bt_retain(t);
+  return t;
+}
+
 bt_Tensor *lb_check_or_number(lua_State *L, int idx, bool *owned) {
   *owned = false;
   if (lua_type(L, idx) == LUA_TNUMBER || lua_type(L, idx) == LUA_TBOOLEAN) {
-    bt_Tensor *t;
-    if (lua_type(L, idx) == LUA_TBOOLEAN) t = bt_scalar(lua_toboolean(L, idx), BT_BOOL);
-    else if (lua_isinteger(L, idx)) t = bt_scalar_i64(lua_tointeger(L, idx), BT_I64);
-    else t = bt_scalar(lua_tonumber(L, idx), BT_F64);
-    if (!t) lb_error(L);
-    t->wrapped_number = true;
     *owned = true;
-    return t;
+    return wrapped_number(L, idx);
   }
   return lb_check(L, idx);
 }

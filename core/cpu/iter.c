@@ -78,7 +78,8 @@ int bt_iter_run(int nops, const bt_Tensor *const *t, bt_RowFn row, void *ctx, in
   for (int k = 0; k < nops; k++) {
     int64_t es = (int64_t)bt_dtype_size(t[k]->dtype);
     it.base[k] = bt_data(t[k]);
-    for (int d = 0; d < it.ndim; d++) it.stride[k][d] = t[k]->stride[d] * es;
+    /* A 0-dim operand broadcasts: stride 0 along every dim. */
+    for (int d = 0; d < it.ndim; d++) it.stride[k][d] = t[k]->ndim ? t[k]->stride[d] * es : 0;
   }
   int64_t n = bt_numel(t[0]);
   if (n == 0) return 0;

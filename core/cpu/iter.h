@@ -19,7 +19,7 @@
 typedef void (*bt_RowFn)(void *ctx, char **ptrs, const int64_t *strides, int64_t n);
 
 /* Runs `row` over every element of the operands (all of shape `t[0]`'s
-** shape; t[0] is usually the output). grain: elements per chunk below which
+** shape, or 0-dim: broadcast; t[0] is usually the output). grain: elements per chunk below which
 ** the work stays on one thread. Returns -1 if interrupted. */
 int bt_iter_run(int nops, const bt_Tensor *const *t, bt_RowFn row, void *ctx, int64_t grain);
 

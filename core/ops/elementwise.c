@@ -95,10 +95,15 @@ static bt_Device op_device(int n, bt_Tensor *const *t) {
 
 /* t as `dt`, expanded to shape (a view, no copy when t already has dt). */
 static bt_Tensor *prepare(bt_Tensor *t, bt_DType dt, int ndim, const int64_t *shape) {
-  if (t->dtype == dt && bt_shape_eq(t, ndim, shape)) {   /* the common case: no view needed */
+  /* The common cases need no view: same shape, or a 0-dim operand (kernels
+  ** broadcast 0-dim operands themselves, see dispatch.h). */
+  if (t->dtype == dt && (t->ndim == 0 || bt_shape_eq(t, ndim, shape))) {
     bt_retain(t);
     return t;
   }
+  if (t->ndim == 0 && t->storage->device.type == BT_CPU)   /* often a Lua number */
+    return bt_dtype_is_float(dt) ? bt_scalar(bt_get_flat(t, 0), dt)
+                                 : bt_scalar_i64(bt_get_flat_i64(t, 0), dt);
   bt_Tensor *c = t->dtype == dt ? (bt_retain(t), t) : bt_contiguous_as(t, dt);
   if (!c) return NULL;
   bt_Tensor *e = bt_expand_raw(c, ndim, shape);
