@@ -123,7 +123,7 @@ static int reduce_method(lua_State *L) {
 
 /* var(dim?, {correction = 1, keepdim = false}) or var(dim?, unbiased?, keepdim?) */
 static int var_method(lua_State *L) {
-  bool is_std = lua_toboolean(L, lua_upvalueindex(1));
+  bool is_std = (lua_tointeger(L, lua_upvalueindex(1)) != 0);
   bt_Tensor *t = lb_check(L, 1);
   unsigned m = dims_mask(L, 2, t->ndim);
   int correction = 1;
@@ -161,7 +161,7 @@ static bt_Tensor *one_based(bt_Tensor *ix) {
 /* max() -> 0-dim; max(dim, keepdim?) -> values, 1-based indices;
 ** max(other_tensor) -> elementwise maximum. */
 static int minmax_method(lua_State *L) {
-  bool is_max = lua_toboolean(L, lua_upvalueindex(1));
+  bool is_max = (lua_tointeger(L, lua_upvalueindex(1)) != 0);
   bt_Tensor *t = lb_check(L, 1);
   if (lb_test(L, 2)) {
     lb_push(L, bt_binary(is_max ? BT_MAXIMUM : BT_MINIMUM, t, lb_test(L, 2)));
@@ -182,7 +182,7 @@ static int minmax_method(lua_State *L) {
 }
 
 static int argminmax_method(lua_State *L) {
-  bool is_max = lua_toboolean(L, lua_upvalueindex(1));
+  bool is_max = (lua_tointeger(L, lua_upvalueindex(1)) != 0);
   bt_Tensor *t = lb_check(L, 1);
   int dim = lua_isnoneornil(L, 2) ? BT_ALL_DIMS : lb_dim(L, 2, t->ndim);
   bool keep = lua_toboolean(L, 3);
@@ -191,7 +191,7 @@ static int argminmax_method(lua_State *L) {
 }
 
 static int cumulative_method(lua_State *L) {
-  bool is_sum = lua_toboolean(L, lua_upvalueindex(1));
+  bool is_sum = (lua_tointeger(L, lua_upvalueindex(1)) != 0);
   bt_Tensor *t = lb_check(L, 1);
   int dim = lb_optdim(L, 2, t->ndim, 0);
   lb_push(L, is_sum ? bt_cumsum(t, dim) : bt_cumprod(t, dim));
@@ -210,7 +210,7 @@ static int l_any(lua_State *L) {
 /* ---- views -------------------------------------------------------------------- */
 
 static int view_method(lua_State *L) {
-  bool reshape = lua_toboolean(L, lua_upvalueindex(1));
+  bool reshape = (lua_tointeger(L, lua_upvalueindex(1)) != 0);
   bt_Tensor *t = lb_check(L, 1);
   int64_t shape[BT_MAX_DIMS];
   int next;
