@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "autograd.h"
 
+#include <limits.h>
 #include <stdio.h>
 
 static _Thread_local bool grad_mode_off;          /* false: grad mode on */
@@ -90,12 +91,20 @@ bt_Node *bt_ag_record(const char *name, bt_BackwardFn fn, int n, bt_Tensor *cons
 }
 
 void bt_ag_save(bt_Node *n, bt_Tensor *t) {
+  if (n->n_saved == BT_NODE_MAX_SAVED) {   /* a rule saving too much: fail at backward */
+    n->save_overflow = true;
+    return;
+  }
   bt_retain(t);
   n->saved_version[n->n_saved] = t->storage->version;
   n->saved[n->n_saved++] = t;
 }
 
 void bt_ag_save_output(bt_Node *n, bt_Tensor *out) {
+  if (n->n_saved == BT_NODE_MAX_SAVED) {
+    n->save_overflow = true;
+    return;
+  }
   bt_Tensor *alias = bt_alias(out, out->ndim, out->shape, out->stride, out->offset);
   if (!alias) return;   /* out of memory: backward will report the missing tensor */
   n->saved_version[n->n_saved] = out->storage->version;
@@ -260,11 +269,14 @@ static int by_seq_desc(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static int pass_mark;
+/* Marks of a discovery pass start at 3: after a pass, mark_needed and
+** run_backward leave nodes marked 1 or 2, which a later pass must not take
+** for its own mark (that made the second backward of a process skip the graph). */
+static int pass_mark = 2;
 
 /* All nodes reachable from the roots, in decreasing creation order. */
 static int collect(int nroots, bt_Node *const *roots, NodeList *out) {
-  int mark = ++pass_mark;
+  int mark = pass_mark = pass_mark >= INT_MAX - 1 ? 3 : pass_mark + 1;
   NodeList stack = {0};
   for (int i = 0; i < nroots; i++)
     if (roots[i] && roots[i]->mark != mark) {
@@ -332,7 +344,10 @@ static int check_saved(const bt_Node *n) {
                        "after it was used (version %u, now %u); use clone() before changing it",
                        bt_shp(s), n->name, n->saved_version[i], s->storage->version);
   }
-  if (n->released && n->n_saved > 0)
+  if (n->save_overflow)
+    return bt_seterr("backward: %s saved more than %d tensors (an engine bug)", n->name,
+                     BT_NODE_MAX_SAVED);
+  if (n->released && (n->n_saved > 0 || n->free_extra))
     return bt_seterr("backward: %s's saved tensors were already freed by an earlier backward; "
                      "pass retain_graph = true to the first backward to go through the graph again",
                      n->name);

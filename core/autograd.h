@@ -52,6 +52,7 @@ struct bt_Node {
   bt_Tensor *saved[BT_NODE_MAX_SAVED];
   uint32_t saved_version[BT_NODE_MAX_SAVED];
   bool released;                     /* saved tensors freed after backward */
+  bool save_overflow;                /* a rule tried to save too many tensors */
   double d[BT_NODE_MAX_ARGS];        /* the op's scalar arguments */
   int64_t i[BT_NODE_MAX_ARGS];       /* the op's integer arguments */
   void *extra;                       /* other data, freed with free_extra */

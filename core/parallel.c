@@ -34,6 +34,7 @@ static int nworkers;            /* threads started (num_threads - 1) */
 static int num_threads;         /* 0: not yet initialised */
 static Job *current;
 static uint64_t generation;     /* bumped for every job, so workers see new ones */
+static bool job_running;        /* a job is in flight (guarded by lock) */
 
 
 /* Takes chunks until none is left. */
@@ -50,6 +51,12 @@ static void run_chunks(Job *job) {
   }
 }
 
+static void run_chunks_in_worker(Job *job) {
+  inside_job = true;
+  run_chunks(job);
+  inside_job = false;
+}
+
 static void *worker_main(void *arg) {
   uint64_t seen = 0;
   pthread_mutex_lock(&lock);
@@ -60,7 +67,7 @@ static void *worker_main(void *arg) {
     if (!job) continue;
     atomic_fetch_add(&job->active, 1);
     pthread_mutex_unlock(&lock);
-    run_chunks(job);
+    run_chunks_in_worker(job);
     pthread_mutex_lock(&lock);
     if (atomic_fetch_sub(&job->active, 1) == 1) pthread_cond_broadcast(&done);
   }
@@ -100,11 +107,15 @@ const char *bt_blas_info(void) {
   return buf;
 }
 
+/* Set while a job runs on this thread: a nested call (a kernel calling a
+** kernel) or a call from a worker runs inline instead of clobbering the job. */
+static _Thread_local bool inside_job;
+
 int bt_parallel_for(int64_t n, int64_t grain, bt_RangeFn fn, void *ctx) {
   if (n <= 0) return 0;
   if (grain < 1) grain = 1;
   int nt = bt_get_num_threads();
-  if (nt == 1 || n <= grain) {
+  if (nt == 1 || n <= grain || inside_job) {
     /* Inline, still in chunks so an interrupt is seen in a long run. */
     int64_t chunk = BT_MAX(grain, (int64_t)1 << 16);
     if (n <= grain) chunk = n;
@@ -121,14 +132,26 @@ int bt_parallel_for(int64_t n, int64_t grain, bt_RangeFn fn, void *ctx) {
   atomic_init(&job.active, 0);
   atomic_init(&job.stopped, false);
   pthread_mutex_lock(&lock);
+  if (job_running) {   /* another thread (a data loader) holds the pool: go inline */
+    pthread_mutex_unlock(&lock);
+    for (int64_t b = 0; b < n; b += grain) {
+      if (bt_interrupted()) return bt_seterr("interrupted");
+      fn(ctx, b, BT_MIN(b + grain, n));
+    }
+    return 0;
+  }
+  job_running = true;
   current = &job;
   generation++;
   pthread_cond_broadcast(&wake);
   pthread_mutex_unlock(&lock);
+  inside_job = true;
   run_chunks(&job);
+  inside_job = false;
   pthread_mutex_lock(&lock);
   current = NULL;   /* late workers find no job */
   while (atomic_load(&job.active) > 0) pthread_cond_wait(&done, &lock);
+  job_running = false;
   pthread_mutex_unlock(&lock);
   if (atomic_load(&job.stopped)) return bt_seterr("interrupted");
   return 0;

@@ -278,7 +278,8 @@ int bt_cpu_arg_reduce(bt_ReduceOp op, bt_Tensor *values, bt_Tensor *indices, con
                       int dim) {
   ArgCtx c = {op, in, values, indices, dim};
   int64_t lines = bt_numel(in) / BT_MAX(in->shape[dim], 1);
-  if (in->shape[dim] == 0) return bt_seterr("max: cannot reduce an empty dim");
+  if (in->shape[dim] == 0)
+    return bt_seterr("%s: cannot reduce an empty dim", op == BT_RED_MAX ? "max" : "min");
   return bt_parallel_for(lines, BT_MAX(1, 8192 / in->shape[dim]), arg_lines, &c);
 }
 

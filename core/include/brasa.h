@@ -305,7 +305,7 @@ bt_Tensor *bt_outer(bt_Tensor *a, bt_Tensor *b);
 
 /* ---- indexing, joining ------------------------------------------------------- */
 
-/* index: 1-D integer tensor of 0-based indices (negative from the end). */
+/* index: 1-D integer tensor of 0-based indices, each in [0, size). */
 bt_Tensor *bt_index_select(bt_Tensor *t, int dim, bt_Tensor *index);
 /* out[i][j] = t[index[i][j]][j] (dim 0), PyTorch semantics. */
 bt_Tensor *bt_gather(bt_Tensor *t, int dim, bt_Tensor *index);
