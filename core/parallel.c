@@ -36,6 +36,10 @@ static Job *current;
 static uint64_t generation;     /* bumped for every job, so workers see new ones */
 static bool job_running;        /* a job is in flight (guarded by lock) */
 
+/* Set while a job runs on this thread: a nested call (a kernel calling a
+** kernel) or a call from a worker runs inline instead of clobbering the job. */
+static _Thread_local bool inside_job;
+
 
 /* Takes chunks until none is left. */
 static void run_chunks(Job *job) {
@@ -106,10 +110,6 @@ const char *bt_blas_info(void) {
   if (nl) *nl = 0;
   return buf;
 }
-
-/* Set while a job runs on this thread: a nested call (a kernel calling a
-** kernel) or a call from a worker runs inline instead of clobbering the job. */
-static _Thread_local bool inside_job;
 
 int bt_parallel_for(int64_t n, int64_t grain, bt_RangeFn fn, void *ctx) {
   if (n <= 0) return 0;
