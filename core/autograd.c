@@ -120,13 +120,18 @@ void bt_ag_mark_view(bt_Tensor *out, const bt_Tensor *base) {
 }
 
 int bt_ag_check_inplace(const char *op, const bt_Tensor *t) {
+  for (int d = 0; d < t->ndim; d++)
+    if (t->stride[d] == 0 && t->shape[d] > 1)
+      return bt_seterr("%s: cannot write in place into %s: several of its elements share one "
+                       "memory location (an expanded view); clone() it first", op, bt_shp(t));
   if (grad_mode_off) return 0;
   if (t->requires_grad && !t->grad_fn)
     return bt_seterr("%s: a leaf tensor that requires grad cannot be modified in place "
                      "(do it inside brasa.no_grad, or work on a clone)", op);
   if (t->is_graph_view)
-    return bt_seterr("%s: in-place change of a view of a tensor that requires grad is not "
-                     "supported; use clone() first", op);
+    return bt_seterr("%s: writing into part of a tensor that is in a graph (it requires grad) is not "
+                     "supported; build the result out of place (cat, where, masked_fill) or "
+                     "write inside brasa.no_grad", op);
   return 0;
 }
 
@@ -483,6 +488,7 @@ static int run_backward(int no, bt_Tensor *const *outputs, bt_Tensor *const *gra
                         const Targets *targets, const bt_BackwardOpts *opts) {
   bool create_graph = opts && opts->create_graph;
   bool retain = opts && (opts->retain_graph || opts->create_graph);
+  const char *op = targets ? "grad" : "backward";
   bool prev_mode = bt_set_grad_enabled(create_graph);
   bool prev_cg = in_create_graph;
   in_create_graph = create_graph;
@@ -496,23 +502,24 @@ static int run_backward(int no, bt_Tensor *const *outputs, bt_Tensor *const *gra
   for (int i = 0; i < no; i++) {
     bt_Tensor *y = outputs[i];
     if (!y->requires_grad) {
-      bt_seterr("backward: output %d (shape %s) does not require grad and has no grad_fn; "
+      bt_seterr("%s: output %d (shape %s) does not require grad and has no grad_fn; "
                 "did you compute it inside no_grad, or from tensors without requires_grad?",
-                i + 1, bt_shp(y));
+                op, i + 1, bt_shp(y));
       goto out;
     }
     bt_Tensor *g = grad_outputs ? grad_outputs[i] : NULL;
     if (g) {
       if (!bt_same_shape(g, y)) {
-        bt_seterr("backward: gradient of shape %s given for an output of shape %s", bt_shp(g),
+        bt_seterr("%s: gradient of shape %s given for an output of shape %s", op, bt_shp(g),
                   bt_shp(y));
         goto out;
       }
       bt_retain(g);
     } else {
       if (bt_numel(y) != 1) {
-        bt_seterr("backward: output %d has shape %s; an implicit gradient needs a single "
-                  "element (pass a gradient tensor of the same shape)", i + 1, bt_shp(y));
+        bt_seterr("%s: output %d has shape %s; an implicit gradient needs a single element "
+                  "(pass %s of the same shape)", op, i + 1, bt_shp(y),
+                  targets ? "opts.grad_outputs: one gradient tensor per output" : "a gradient tensor");
         goto out;
       }
       if (!(g = bt_ones_like(y))) goto out;

@@ -127,6 +127,7 @@ static int l_nonzero(lua_State *L) {
 /* brasa.cat(list, dim?) and brasa.stack(list, dim?): dim 1 by default. */
 static int join(lua_State *L, bool stack) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);   /* dim at 2 (maybe nil): the scratch userdata goes above it */
   int n = (int)lua_rawlen(L, 1);
   if (n == 0) return luaL_error(L, "%s: the list of tensors is empty", stack ? "stack" : "cat");
   bt_Tensor **ts = lua_newuserdatauv(L, sizeof *ts * (size_t)n, 0);
@@ -204,6 +205,7 @@ static int l_topk(lua_State *L) {
 
 /* one_hot(num_classes?): classes 1..C -> [..., C] (i64). */
 static int l_one_hot(lua_State *L) {
+  lua_settop(L, 2);
   bt_Tensor *t = lb_check(L, 1);
   lua_pushvalue(L, 1);
   bt_Tensor *z = zero_based(L, lua_gettop(L), "one_hot");

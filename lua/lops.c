@@ -198,14 +198,26 @@ static int cumulative_method(lua_State *L) {
   return 1;
 }
 
-static int l_all(lua_State *L) {
-  lb_push(L, bt_all(lb_check(L, 1)));
+/* all(dim?, keepdim?) and any(dim?, keepdim?): bool results. Along dims
+** they count the zeros (all) or nonzeros (any) of each slice. */
+static int all_any(lua_State *L, bool is_all) {
+  bt_Tensor *t = lb_check(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lb_push(L, is_all ? bt_all(t) : bt_any(t));
+    return 1;
+  }
+  unsigned m = dims_mask(L, 2, t->ndim);
+  bt_Tensor *hits = bt_binary_scalar(is_all ? BT_EQ : BT_NE, t, 0, false);
+  bt_Tensor *n = hits ? bt_sum(hits, m, lua_toboolean(L, 3)) : NULL;
+  bt_Tensor *r = n ? bt_binary_scalar(is_all ? BT_EQ : BT_GT, n, 0, false) : NULL;
+  bt_release(hits);
+  bt_release(n);
+  lb_push(L, r);
   return 1;
 }
-static int l_any(lua_State *L) {
-  lb_push(L, bt_any(lb_check(L, 1)));
-  return 1;
-}
+
+static int l_all(lua_State *L) { return all_any(L, true); }
+static int l_any(lua_State *L) { return all_any(L, false); }
 
 /* ---- views -------------------------------------------------------------------- */
 

@@ -93,10 +93,7 @@ extern lua_State *lb_current_L;
 bt_Tensor *lb_check(lua_State *L, int idx) {
   lb_current_L = L;
   Box *b = luaL_testudata(L, idx, BT_TENSOR_MT);
-  if (!b) {
-    const char *got = luaL_typename(L, idx);
-    luaL_error(L, "bad argument #%d: tensor expected, got %s", idx, got);
-  }
+  if (!b) luaL_typeerror(L, idx, "tensor");   /* names the function */
   if (!b->t) luaL_error(L, "bad argument #%d: tensor already freed", idx);
   return b->t;
 }
@@ -137,12 +134,14 @@ int lb_error(lua_State *L) { return luaL_error(L, "%s", bt_errmsg()); }
 
 /* ---- argument helpers ----------------------------------------------------------- */
 
-static int to_c_dim(lua_State *L, lua_Integer d, int ndim) {
-  if (d == 0) return luaL_error(L, "dim 0 is not valid: dims are 1-based (1..%d, or negative from the end)", ndim ? ndim : 1);
+static int to_c_dim(lua_State *L, int idx, lua_Integer d, int ndim) {
+  if (d == 0)
+    return luaL_argerror(L, idx, lua_pushfstring(L, "dim 0 is not valid: dims are 1-based (1..%d, or negative from the end)",
+                                                 ndim ? ndim : 1));
   int64_t n = ndim ? ndim : 1;
   if (d > n || d < -n)
-    return luaL_error(L, "dim %d out of range for a %d-dim tensor (valid: 1..%d or -%d..-1)", (int)d,
-                      ndim, (int)n, (int)n);
+    return luaL_argerror(L, idx, lua_pushfstring(L, "dim %I out of range for a %d-dim tensor (valid: 1..%d or -%d..-1)",
+                                                 d, ndim, (int)n, (int)n));
   return (int)(d > 0 ? d - 1 : d + n);
 }
 
@@ -150,9 +149,9 @@ int lb_dim(lua_State *L, int idx, int ndim) {
   int ok;
   lua_Integer d = lua_tointegerx(L, idx, &ok);   /* 2.0 counts as 2 */
   if (!ok || lua_type(L, idx) != LUA_TNUMBER)
-    return luaL_error(L, "bad argument #%d: dim (an integer) expected, got %s", idx,
-                      lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx) : luaL_typename(L, idx));
-  return to_c_dim(L, d, ndim);
+    return luaL_argerror(L, idx, lua_pushfstring(L, "dim (an integer) expected, got %s",
+                         lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx) : luaL_typename(L, idx)));
+  return to_c_dim(L, idx, d, ndim);
 }
 
 int lb_optdim(lua_State *L, int idx, int ndim, int def) {
@@ -163,12 +162,12 @@ int lb_shape(lua_State *L, int idx, int64_t *shape, int *next) {
   int n = 0;
   if (lua_istable(L, idx) && (lua_rawlen(L, idx) > 0 || (lua_pushnil(L), lua_next(L, idx) == 0) || (lua_pop(L, 2), 0))) {
     int len = (int)lua_rawlen(L, idx);
-    if (len > BT_MAX_DIMS) luaL_error(L, "shape has %d dims (at most %d)", len, BT_MAX_DIMS);
+    if (len > BT_MAX_DIMS) luaL_argerror(L, idx, lua_pushfstring(L, "shape has %d dims (at most %d)", len, BT_MAX_DIMS));
     for (int i = 1; i <= len; i++) {
       int ok;
       lua_rawgeti(L, idx, i);
       lua_Integer v = lua_tointegerx(L, -1, &ok);
-      if (!ok || lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "shape entry %d is not an integer", i);
+      if (!ok || lua_type(L, -1) != LUA_TNUMBER) luaL_argerror(L, idx, lua_pushfstring(L, "shape entry %d is not an integer", i));
       shape[n++] = v;
       lua_pop(L, 1);
     }
@@ -177,9 +176,9 @@ int lb_shape(lua_State *L, int idx, int64_t *shape, int *next) {
   }
   while (lua_type(L, idx) == LUA_TNUMBER) {
     int ok;
-    if (n == BT_MAX_DIMS) luaL_error(L, "too many sizes (at most %d dims)", BT_MAX_DIMS);
+    if (n == BT_MAX_DIMS) luaL_argerror(L, idx, lua_pushfstring(L, "too many sizes (at most %d dims)", BT_MAX_DIMS));
     lua_Integer v = lua_tointegerx(L, idx, &ok);   /* 1e6 counts as 1000000 */
-    if (!ok) luaL_error(L, "bad argument #%d: size must be an integer, got %s", idx, lua_tostring(L, idx));
+    if (!ok) luaL_argerror(L, idx, lua_pushfstring(L, "size must be an integer, got %s", lua_tostring(L, idx)));
     shape[n++] = v;
     idx++;
   }
@@ -191,7 +190,7 @@ int lb_dtype_arg(lua_State *L, int idx) {
   const char *name = luaL_checkstring(L, idx);
   int dt = bt_dtype_parse(name);
   if (dt < 0)
-    luaL_error(L, "unknown dtype '%s' (f32, f64, f16, bf16, i64, i32, u8, bool, or names like 'float32')", name);
+    luaL_argerror(L, idx, lua_pushfstring(L, "unknown dtype '%s' (f32, f64, f16, bf16, i64, i32, u8, bool, or names like 'float32')", name));
   return dt;
 }
 
@@ -250,9 +249,10 @@ static lua_Integer int_at(lua_State *L, int idx, const char *what) {
 
 /* Lua index i (1-based, negative from the end) into 0-based, checked. */
 static int64_t to_c_index(lua_State *L, lua_Integer i, int64_t size, int dim) {
-  if (i == 0) luaL_error(L, "index 0 is not valid: indices are 1-based (dim %d has size %lld)", dim + 1, (long long)size);
+  /* (luaL_error knows %I for integers, not %lld) */
+  if (i == 0) luaL_error(L, "index 0 is not valid: indices are 1-based (dim %d has size %I)", dim + 1, (lua_Integer)size);
   if (i > size || i < -size)
-    luaL_error(L, "index %lld out of range for dim %d of size %lld", (long long)i, dim + 1, (long long)size);
+    luaL_error(L, "index %I out of range for dim %d of size %I", (lua_Integer)i, dim + 1, (lua_Integer)size);
   return i > 0 ? i - 1 : size + i;
 }
 
@@ -502,7 +502,7 @@ static int tensor_sub(lua_State *L) { return binary_meta(L, BT_SUB); }
 static int tensor_mul(lua_State *L) { return binary_meta(L, BT_MUL); }
 static int tensor_div(lua_State *L) { return binary_meta(L, BT_DIV); }
 static int tensor_pow(lua_State *L) { return binary_meta(L, BT_POW); }
-static int tensor_mod(lua_State *L) { return binary_meta(L, BT_FMOD); }
+static int tensor_mod(lua_State *L) { return binary_meta(L, BT_REMAINDER); }
 
 static int tensor_unm(lua_State *L) {
   lb_push(L, bt_neg(lb_check(L, 1)));

@@ -63,6 +63,9 @@
 
 /* ---- float binary ------------------------------------------------------------ */
 
+/* remainder takes the sign of the divisor, like Python's and Lua's %. */
+#define FREM(x, y) (fmod(x, y) != 0 && ((fmod(x, y) < 0) != ((y) < 0)) ? fmod(x, y) + (y) : fmod(x, y))
+
 /* NaN-propagating max/min (PyTorch's maximum/minimum). */
 #define FMAXNAN(x, y) ((x) != (x) || (x) > (y) ? (x) : (y))
 #define FMINNAN(x, y) ((x) != (x) || (x) < (y) ? (x) : (y))
@@ -78,6 +81,7 @@
     case BT_MINIMUM: LOOP2(T, T, FMINNAN(x, y)); break;            \
     case BT_ATAN2: LOOP2(T, T, atan2(x, y)); break;                \
     case BT_FMOD: LOOP2(T, T, fmod(x, y)); break;                  \
+    case BT_REMAINDER: LOOP2(T, T, FREM(x, y)); break;             \
     COMPARE_CASES(T);                                              \
     default: break;                                                \
   }
@@ -108,6 +112,7 @@ static int64_t ipow(int64_t x, int64_t y) {
 /* C's % truncates; PyTorch's fmod does too. Division by zero gives 0
 ** instead of a crash. */
 #define IMOD(x, y) ((y) == 0 ? 0 : (x) % (y))
+#define IREM(x, y) ((y) == 0 ? 0 : ((x) % (y) != 0 && (((int64_t)((x) % (y)) < 0) != ((int64_t)(y) < 0)) ? (x) % (y) + (y) : (x) % (y)))
 
 #define INT_BINARY_BODY(T)                                         \
   switch (op) {                                                    \
@@ -118,6 +123,7 @@ static int64_t ipow(int64_t x, int64_t y) {
     case BT_MAXIMUM: LOOP2(T, T, x > y ? x : y); break;            \
     case BT_MINIMUM: LOOP2(T, T, x < y ? x : y); break;            \
     case BT_FMOD: LOOP2(T, T, IMOD(x, y)); break;                  \
+    case BT_REMAINDER: LOOP2(T, T, IREM(x, y)); break;             \
     COMPARE_CASES(T);                                              \
     default: break;                                                \
   }

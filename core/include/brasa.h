@@ -217,7 +217,7 @@ int bt_zero_(bt_Tensor *t);
 
 typedef enum {
   BT_ADD, BT_SUB, BT_MUL, BT_DIV, BT_POW, BT_MAXIMUM, BT_MINIMUM,
-  BT_ATAN2, BT_FMOD,
+  BT_ATAN2, BT_FMOD, BT_REMAINDER,   /* fmod: sign of a (C); remainder: sign of b (Python, Lua's %) */
   BT_EQ, BT_NE, BT_LT, BT_LE, BT_GT, BT_GE,
   BT_LOGICAL_AND, BT_LOGICAL_OR, BT_LOGICAL_XOR,
   BT_NUM_BINARY

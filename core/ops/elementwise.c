@@ -8,7 +8,7 @@
 #include "autograd.h"
 
 static const char *binary_names[BT_NUM_BINARY] = {
-  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "fmod",
+  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "fmod", "remainder",
   "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
 };
 
@@ -227,11 +227,13 @@ static int atan2_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   return check_gin(n, gin);
 }
 
+/* fmod: d/db = -trunc(a / b); remainder: -floor(a / b). */
 static int fmod_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_retain(g);
   gin[0] = g;
-  if (bt_ag_wants(n, 1)) {   /* -g * trunc(a / b) */
-    bt_Tensor *q = bt_div(A, B), *t = q ? bt_unary(BT_TRUNC, q) : NULL;
+  if (bt_ag_wants(n, 1)) {
+    bt_UnaryOp round = n->i[0] == BT_REMAINDER ? BT_FLOOR : BT_TRUNC;
+    bt_Tensor *q = bt_div(A, B), *t = q ? bt_unary(round, q) : NULL;
     bt_Tensor *gt = t ? bt_mul(g, t) : NULL;
     gin[1] = gt ? bt_neg(gt) : NULL;
     RELEASE(q, t, gt);
@@ -253,9 +255,19 @@ static const struct {
   [BT_MINIMUM] = {"MinimumBackward", maxmin_backward, true},
   [BT_ATAN2] = {"Atan2Backward", atan2_backward, true},
   [BT_FMOD] = {"FmodBackward", fmod_backward, true},
+  [BT_REMAINDER] = {"RemainderBackward", fmod_backward, true},
 };
 
 /* ---- binary ----------------------------------------------------------------- */
+
+/* Does b hold a zero? (integer fmod/remainder raise instead of dividing.) */
+static bool has_zero(bt_Tensor *b) {
+  if (b->storage->device.type != BT_CPU) return false;
+  int64_t n = bt_numel(b);
+  for (int64_t i = 0; i < n; i++)
+    if (bt_get_flat_i64(b, i) == 0) return true;
+  return false;
+}
 
 bt_Tensor *bt_binary(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
   if ((unsigned)op >= BT_NUM_BINARY) return bt_seterr("binary: bad op %d", (int)op), NULL;
@@ -269,7 +281,9 @@ bt_Tensor *bt_binary(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
   bt_DType rdt = result_type(2, in);
   if (op == BT_DIV && !bt_dtype_is_float(rdt)) rdt = BT_F32;   /* true division */
   if (op == BT_ATAN2 && !bt_dtype_is_float(rdt)) rdt = BT_F32;
-  if (rdt == BT_BOOL && op <= BT_FMOD && op != BT_MAXIMUM && op != BT_MINIMUM) rdt = BT_I64;
+  if (rdt == BT_BOOL && op <= BT_REMAINDER && op != BT_MAXIMUM && op != BT_MINIMUM) rdt = BT_I64;
+  if ((op == BT_FMOD || op == BT_REMAINDER) && !bt_dtype_is_float(rdt) && has_zero(b))
+    return bt_seterr("%s: integer division by zero", name), NULL;
   bt_DType cdt = compute_dtype(rdt);
   bt_Device dev = op_device(2, in);
   int (*k)(bt_BinaryOp, bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL(name, dev, binary);
@@ -742,6 +756,7 @@ bt_Tensor *bt_gelu(bt_Tensor *a, bool tanh_approx) {
 /* ---- copy_, fill_ ---------------------------------------------------------------- */
 
 static int copy_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
+  if (n->n_next == 0) return 0;   /* overwritten by a constant (fill_, copy_ of a plain tensor) */
   bt_retain(g);
   gin[0] = g;   /* the engine sums to src's shape and casts to its dtype */
   return 0;

@@ -44,5 +44,6 @@ setmetatable(brasa, {
 
 -- Documentation entries of the core (lua/brasa/docs/*.lua).
 require 'brasa.docs'
+require('brasa.docs.tensor').bind_all(brasa)
 
 return brasa
