@@ -112,7 +112,12 @@ static int64_t ipow(int64_t x, int64_t y) {
 /* C's % truncates; PyTorch's fmod does too. Division by zero gives 0
 ** instead of a crash. */
 #define IMOD(x, y) ((y) == 0 ? 0 : (x) % (y))
-#define IREM(x, y) ((y) == 0 ? 0 : ((x) % (y) != 0 && (((int64_t)((x) % (y)) < 0) != ((int64_t)(y) < 0)) ? (x) % (y) + (y) : (x) % (y)))
+static int64_t irem(int64_t x, int64_t y) {
+  if (y == 0) return 0;
+  int64_t r = x % y;
+  return r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
+}
+#define IREM(x, y) irem(x, y)
 
 #define INT_BINARY_BODY(T)                                         \
   switch (op) {                                                    \
