@@ -26,6 +26,7 @@ local submodules = {
 }
 
 setmetatable(brasa, {
+  __fields = {'nn', 'optim', 'data', 'metrics', 'callbacks', 'plot', 'text', 'help'},   -- for completion
   __index = function(t, k)
     local name = submodules[k]
     if not name then return nil end
