@@ -469,8 +469,8 @@ entry('Tensor operators', 'x + y | x - y | x * y | x / y | x ^ y | x % y | -x | 
   PROMOTION .. [=[
 
 
-x % y is fmod: the result has the sign of x (-3 % 2 is -1, unlike Lua's
-numbers). * is elementwise: use x:matmul(y) for matrix products. #x is the
+x % y is remainder: the result has the sign of y, like Lua's % on numbers
+and PyTorch's remainder (-3 % 2 is 1); x:fmod(y) keeps the sign of x. * is elementwise: use x:matmul(y) for matrix products. #x is the
 size of the first dim. == compares identity (one Lua value per tensor), not
 values: use x:eq(y) or x:equal(y). < and <= raise an error pointing to
 x:lt(y) and x:le(y), because Lua would turn their result into a boolean;
@@ -481,7 +481,7 @@ local x = brasa.tensor{1, 2, 3}
 print(x + 1, 10 - x)  --> [2., 3., 4.] [9., 8., 7.]
 print(x * x, x / 2)  --> [1., 4., 9.] [0.5000, 1.0000, 1.5000]
 print(x ^ 2, 2 ^ x, -x)  --> [1., 4., 9.] [2., 4., 8.] [-1., -2., -3.]
-print(brasa.tensor{-3, 5} % 2)  --> [-1., 1.]
+print(brasa.tensor{-3, 5} % 2)  --> [1., 1.]
 print(#x, x == x, x == x:clone())  --> 3 true false
 local i = brasa.arange(3)
 print((i * 0.5).dtype, (i / i).dtype, (brasa.tensor{true} + true).dtype)  --> f32 f32 i64
@@ -581,9 +581,12 @@ local ARITH = {
   {'atan2', 'other', 'Elementwise atan(x / other) in the right quadrant: the angle of the point (other, x), in [-pi, pi].',
     'local y = brasa.tensor{1, 1, -1}\nprint(y:atan2(brasa.tensor{1, -1, -1}))  --> [0.7854, 2.3562, -2.3562]',
     'x is the y coordinate (first argument of C\'s atan2). Integer inputs give f32.'},
-  {'fmod', 'y', 'Elementwise remainder of x / y with the sign of x (C\'s fmod); x % y is the same.',
+  {'fmod', 'y', 'Elementwise remainder of x / y with the sign of x (C\'s fmod).',
     'print(brasa.tensor{-3, 5, 5.5}:fmod(2))  --> [-1.0000, 1.0000, 1.5000]',
-    'Unlike Lua\'s % on numbers (-3 % 2 == 1), the result takes the sign of x.'},
+    'Unlike Lua\'s % on numbers (-3 % 2 == 1), the result takes the sign of x: see Tensor:remainder. Integer division by zero raises.'},
+  {'remainder', 'y', 'Elementwise remainder of x / y with the sign of y (Python\'s and Lua\'s %); x % y is the same.',
+    'print(brasa.tensor{-3, 5, 5.5}:remainder(2))  --> [1.0000, 1.0000, 1.5000]',
+    'x:fmod(y) keeps the sign of x instead. Integer division by zero raises.'},
 }
 
 for _, b in ipairs(ARITH) do
@@ -602,6 +605,7 @@ local INPLACE_EX = {
   minimum = {'{1, 5}', '(brasa.tensor{3, 3})', '[1., 3.]'},
   atan2 = {'{1, -1}', '(brasa.tensor{1, 1})', '[0.7854, -0.7854]'},
   fmod = {'{5, -5}', '(3)', '[2., -2.]'},
+  remainder = {'{5, -5}', '(3)', '[2., 1.]'},
 }
 for _, b in ipairs(ARITH) do
   local name = b[1]
