@@ -300,7 +300,8 @@ static int collect(int nroots, bt_Node *const *roots, NodeList *out) {
     }
   }
   free(stack.nodes);
-  qsort(out->nodes, (size_t)out->n, sizeof *out->nodes, by_seq_desc);
+  if (out->n > 1)   /* (no nodes: nodes is NULL, which qsort may not take) */
+    qsort(out->nodes, (size_t)out->n, sizeof *out->nodes, by_seq_desc);
   return 0;
 fail:
   free(stack.nodes);

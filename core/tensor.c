@@ -13,7 +13,7 @@ int64_t bt_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride) {
   int64_t n = 1;
   for (int d = ndim - 1; d >= 0; d--) {
     stride[d] = n;
-    n *= shape[d];
+    if (__builtin_mul_overflow(n, shape[d], &n)) n = INT64_MAX;   /* callers check sizes */
   }
   return n;
 }

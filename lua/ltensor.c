@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -73,8 +74,35 @@ void lb_push(lua_State *L, bt_Tensor *t) {
   drive_collector(L);
 }
 
+/* The Box at idx when it is a tensor, else NULL: luaL_testudata's test,
+** with the metatable compared by address instead of looked up by name in
+** the registry (a string lookup that cost ~500 instructions, a tenth of a
+** tiny op, on every argument check and every __gc). Another Lua state's
+** metatable has another address: it falls back to the lookup by name. */
+static const void *meta_ptr;
+
+static Box *test_box(lua_State *L, int idx) {
+  Box *b = lua_touserdata(L, idx);
+  if (!b || !lua_getmetatable(L, idx)) return NULL;
+  const void *mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  return mt == meta_ptr ? b : luaL_testudata(L, idx, BT_TENSOR_MT);
+}
+
+static bt_Tensor *number_cache[3];   /* wrapped Lua numbers: i64, f64, bool */
+
+/* Releases the cached wrapped numbers when the Lua state closes. */
+static int release_number_cache(lua_State *L) {
+  for (int k = 0; k < 3; k++) {
+    bt_release(number_cache[k]);
+    number_cache[k] = NULL;
+  }
+  return 0;
+}
+
 static int tensor_gc(lua_State *L) {
-  Box *b = luaL_checkudata(L, 1, BT_TENSOR_MT);
+  Box *b = test_box(L, 1);
+  if (!b) return luaL_typeerror(L, 1, "tensor");
   if (b->t) {
     if (b->t->user == b) b->t->user = NULL;
     bt_release(b->t);
@@ -84,7 +112,7 @@ static int tensor_gc(lua_State *L) {
 }
 
 bt_Tensor *lb_test(lua_State *L, int idx) {
-  Box *b = luaL_testudata(L, idx, BT_TENSOR_MT);
+  Box *b = test_box(L, idx);
   return b ? b->t : NULL;
 }
 
@@ -92,7 +120,7 @@ extern lua_State *lb_current_L;
 
 bt_Tensor *lb_check(lua_State *L, int idx) {
   lb_current_L = L;
-  Box *b = luaL_testudata(L, idx, BT_TENSOR_MT);
+  Box *b = test_box(L, idx);
   if (!b) luaL_typeerror(L, idx, "tensor");   /* names the function */
   if (!b->t) luaL_error(L, "bad argument #%d: tensor already freed", idx);
   return b->t;
@@ -101,7 +129,6 @@ bt_Tensor *lb_check(lua_State *L, int idx) {
 /* Wrapped Lua numbers are reused while nothing else holds them (an op that
 ** saves its operand for backward keeps it, and the next number gets a new
 ** one): `x + 1` in a loop allocates no scalar. */
-static bt_Tensor *number_cache[3];   /* i64, f64, bool */
 
 static bt_Tensor *wrapped_number(lua_State *L, int idx) {
   int kind = lua_type(L, idx) == LUA_TBOOLEAN ? 2 : lua_isinteger(L, idx) ? 0 : 1;
@@ -130,7 +157,21 @@ bt_Tensor *lb_check_or_number(lua_State *L, int idx, bool *owned) {
   return lb_check(L, idx);
 }
 
-int lb_error(lua_State *L) { return luaL_error(L, "%s", bt_errmsg()); }
+/* The engine names the op it failed in, which may be a helper ("empty:
+** cannot allocate ..." from zeros or contiguous): then the Lua function's
+** name goes first ("contiguous: empty: ..."). In-place add_ counts as add. */
+int lb_error(lua_State *L) {
+  const char *msg = bt_errmsg();
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) {
+    size_t n = strlen(ar.name);
+    if (n > 1 && ar.name[n - 1] == '_') n--;
+    char base[64];
+    snprintf(base, sizeof base, "%.*s", (int)n, ar.name);
+    if (!strstr(msg, base)) return luaL_error(L, "%s: %s", ar.name, msg);
+  }
+  return luaL_error(L, "%s", msg);
+}
 
 /* ---- argument helpers ----------------------------------------------------------- */
 
@@ -440,7 +481,9 @@ static int tensor_newindex(lua_State *L) {
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
     if (!strcmp(k, "grad")) {
-      bt_Tensor *g = lua_isnil(L, 3) ? NULL : lb_check(L, 3);
+      bt_Tensor *g = lua_isnil(L, 3) ? NULL : lb_test(L, 3);
+      if (!g && !lua_isnil(L, 3))
+        return luaL_error(L, "grad: a tensor or nil expected, got %s", luaL_typename(L, 3));
       if (bt_set_grad(t, g) < 0) lb_error(L);
       return 0;
     }
@@ -539,6 +582,13 @@ void lb_open_tensor(lua_State *L) {
   lua_setmetatable(L, -2);
   cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
+  lua_newuserdatauv(L, 0, 0);             /* a sentinel: its __gc runs at lua_close */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, release_number_cache);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  luaL_ref(L, LUA_REGISTRYINDEX);
+
   luaL_newmetatable(L, BT_TENSOR_MT);
   static const luaL_Reg meta[] = {
     {"__index", tensor_index}, {"__newindex", tensor_newindex}, {"__gc", tensor_gc},
@@ -547,6 +597,7 @@ void lb_open_tensor(lua_State *L) {
     {"__lt", tensor_lt}, {"__le", tensor_lt}, {"__tostring", tensor_tostring}, {NULL, NULL},
   };
   luaL_setfuncs(L, meta, 0);
+  meta_ptr = lua_topointer(L, -1);        /* anchored in the registry: never moves */
   lua_pushvalue(L, -1);
   meta_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_newtable(L);                        /* methods */

@@ -325,6 +325,9 @@ end
 
 --- The output of a shell command.
 function H.shell(cmd)
+  -- Under the sanitizer build, LD_PRELOAD carries ASan's runtime: keep it
+  -- away from the programs a test starts (Xvfb, xwd, gnuplot).
+  if os.getenv('LD_PRELOAD') then cmd = 'env -u LD_PRELOAD sh -c ' .. string.format('%q', cmd) end
   local p = assert(io.popen(cmd, 'r'))
   local s = p:read('a')
   p:close()
