@@ -383,11 +383,8 @@ static bt_Tensor *own_grad(bt_Tensor *g) {
   return c;
 }
 
+/* Adds g (taken) to leaf->grad; the leaf's hooks have already run. */
 static int accumulate_leaf(bt_Tensor *leaf, bt_Tensor *g, bool create_graph) {
-  if (run_hooks(leaf->hooks, &g) < 0) {
-    bt_release(g);
-    return -1;
-  }
   if (!leaf->grad) {
     leaf->grad = create_graph ? g : own_grad(g);
     return leaf->grad ? 0 : -1;
@@ -405,6 +402,78 @@ typedef struct {
   bt_Tensor *const *inputs;
   bt_Tensor **captured;
 } Targets;
+
+/* Gradients reaching leaves during a pass, summed per leaf so that a leaf's
+** hooks see its whole gradient once, after every contribution arrived. */
+typedef struct {
+  bt_Tensor *leaf, *grad;
+} LeafGrad;
+
+typedef struct {
+  const Targets *targets;
+  LeafGrad *leaves;
+  int64_t nleaves, capleaves;
+  bool create_graph;
+} Pass;
+
+/* Takes g. Leaves that bt_grad does not ask for are dropped. */
+static int leaf_gradient(Pass *p, bt_Tensor *leaf, bt_Tensor *g) {
+  if (p->targets) {
+    bool wanted = false;
+    for (int i = 0; i < p->targets->ni; i++)
+      if (p->targets->inputs[i] == leaf) wanted = true;
+    if (!wanted) {
+      bt_release(g);
+      return 0;
+    }
+  }
+  for (int64_t i = p->nleaves - 1; i >= 0; i--)
+    if (p->leaves[i].leaf == leaf) return accumulate(&p->leaves[i].grad, g);
+  if (p->nleaves == p->capleaves) {
+    int64_t cap = p->capleaves ? 2 * p->capleaves : 16;
+    LeafGrad *l = realloc(p->leaves, (size_t)cap * sizeof *l);
+    if (!l) {
+      bt_release(g);
+      return bt_seterr("backward: out of memory");
+    }
+    p->leaves = l;
+    p->capleaves = cap;
+  }
+  p->leaves[p->nleaves++] = (LeafGrad){leaf, g};
+  return 0;
+}
+
+/* Runs each leaf's hooks on its summed gradient, then stores it. */
+static int finish_leaves(Pass *p) {
+  for (int64_t i = 0; i < p->nleaves; i++) {
+    LeafGrad *lg = &p->leaves[i];
+    bt_Tensor *g = lg->grad;
+    lg->grad = NULL;
+    if (run_hooks(lg->leaf->hooks, &g) < 0) {
+      bt_release(g);
+      return -1;
+    }
+    if (p->targets) {
+      for (int t = 0; t < p->targets->ni; t++)
+        if (p->targets->inputs[t] == lg->leaf) {
+          bt_retain(g);
+          if (accumulate(&p->targets->captured[t], g) < 0) {
+            bt_release(g);
+            return -1;
+          }
+        }
+      bt_release(g);
+    } else if (accumulate_leaf(lg->leaf, g, p->create_graph) < 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void free_leaves(Pass *p) {
+  for (int64_t i = 0; i < p->nleaves; i++) bt_release(p->leaves[i].grad);
+  free(p->leaves);
+}
 
 static int target_of_leaf(const Targets *t, const bt_Tensor *leaf) {
   for (int i = 0; t && i < t->ni; i++)
@@ -428,7 +497,8 @@ static void mark_needed(const NodeList *l, const Targets *t) {
   }
 }
 
-static int run_node(bt_Node *n, const Targets *targets, bool create_graph) {
+static int run_node(bt_Node *n, Pass *pass) {
+  const Targets *targets = pass->targets;
   bt_Tensor *g = n->buffer;
   n->buffer = NULL;
   int rc = -1;
@@ -464,15 +534,8 @@ static int run_node(bt_Node *n, const Targets *targets, bool create_graph) {
     if (e->node) {
       if (e->node->mark != 2) bt_release(gi);
       else if (accumulate(&e->node->buffer, gi) < 0) goto done;
-    } else {
-      int t = target_of_leaf(targets, e->leaf);
-      if (targets) {
-        if (t < 0) bt_release(gi);
-        else if (run_hooks(e->leaf->hooks, &gi) < 0 || accumulate(&targets->captured[t], gi) < 0)
-          goto done;
-      } else if (accumulate_leaf(e->leaf, gi, create_graph) < 0) {
-        goto done;
-      }
+    } else if (leaf_gradient(pass, e->leaf, gi) < 0) {
+      goto done;
     }
   }
   rc = 0;
@@ -494,6 +557,7 @@ static int run_backward(int no, bt_Tensor *const *outputs, bt_Tensor *const *gra
   bool prev_cg = in_create_graph;
   in_create_graph = create_graph;
   NodeList nodes = {0};
+  Pass pass = {.targets = targets, .create_graph = create_graph};
   bt_Node **roots = calloc((size_t)(no ? no : 1), sizeof *roots);
   int rc = -1;
   if (!roots) {
@@ -528,14 +592,8 @@ static int run_backward(int no, bt_Tensor *const *outputs, bt_Tensor *const *gra
     roots[i] = y->grad_fn;
     if (roots[i]) {
       if (accumulate(&roots[i]->buffer, g) < 0) goto out;
-    } else {
-      int t = target_of_leaf(targets, y);
-      if (targets) {
-        if (t < 0) bt_release(g);
-        else if (accumulate(&targets->captured[t], g) < 0) goto out;
-      } else if (accumulate_leaf(y, g, create_graph) < 0) {
-        goto out;
-      }
+    } else if (leaf_gradient(&pass, y, g) < 0) {
+      goto out;
     }
   }
   if (collect(no, roots, &nodes) < 0) goto out;
@@ -551,9 +609,10 @@ static int run_backward(int no, bt_Tensor *const *outputs, bt_Tensor *const *gra
       bt_seterr("backward: interrupted");
       goto out;
     }
-    if (run_node(n, targets, create_graph) < 0) goto out;
+    if (run_node(n, &pass) < 0) goto out;
     if (!retain) release_saved(n);
   }
+  if (finish_leaves(&pass) < 0) goto out;
   rc = 0;
 out:
   for (int64_t k = 0; k < nodes.n; k++) {   /* buffers never outlive a pass */
@@ -567,6 +626,7 @@ out:
         roots[i]->buffer = NULL;
       }
   }
+  free_leaves(&pass);
   free(nodes.nodes);
   free(roots);
   bt_set_grad_enabled(prev_mode);

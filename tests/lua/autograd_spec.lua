@@ -584,8 +584,28 @@ describe('open bugs (pending)', function()
   pending('x[...] = y with y requiring grad and x a plain tensor drops the gradient (x.requires_grad stays false)')
   pending('prod and cumprod give NaN gradients where an element is 0 (PyTorch gives the product of the others)')
   pending('norm(2) gives NaN gradients at the zero vector (PyTorch gives 0)')
-  pending('a hook on a leaf used twice, as in (x * 3 + x):sum(), runs once per use with partial '
-    .. 'gradients (1 and 3) instead of once with their sum (4)')
+end)
+
+describe('hooks on a leaf used several times', function()
+  it('run once, on the summed gradient, in backward and in brasa.grad', function()
+    local x = leaf{1, 2}
+    local seen = {}
+    x:register_hook(function(g) seen[#seen + 1] = g:totable() end)
+    ;(x * 3 + x):sum():backward()
+    assert.are.same({{4, 4}}, seen)
+    close(x.grad, {4, 4})
+    seen = {}
+    local g = brasa.grad((x * x + x):sum(), x)[1]
+    assert.are.same({{3, 5}}, seen)
+    close(g, {3, 5})
+  end)
+
+  it('see the replaced gradient once when a hook returns one', function()
+    local x = leaf{1, 2}
+    x:register_hook(function(g) return g * 10 end)
+    ;(x + x):sum():backward()
+    close(x.grad, {20, 20})
+  end)
 end)
 
 describe('long graphs and memory', function()
