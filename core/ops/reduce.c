@@ -117,16 +117,34 @@ bt_Tensor *bt_mean(bt_Tensor *t, unsigned dims, bool keepdim) {
   return record_reduce(m, t, "MeanBackward", mean_backward, mask, scale);
 }
 
-/* prod's gradient is prod / x: exact when no element is zero (a zero
-** element gives NaN there, as a documented limitation). */
+/* A 0-dim constant of dtype dt that broadcasts like a Lua number. */
+static bt_Tensor *constant(double v, bt_DType dt) {
+  bt_Tensor *c = bt_scalar(v, dt);
+  if (c) c->wrapped_number = true;
+  return c;
+}
+
+/* d prod / d x_i is the product of the other elements of x_i's slice: with
+** no zero in the slice, prod / x_i; with exactly one zero, the product of the
+** nonzeros at the zero and 0 elsewhere; with more zeros, 0 everywhere. */
 static int prod_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
-  bt_Tensor *p = bt_prod(n->saved[0], (unsigned)n->i[0], true);
-  bt_Tensor *gx = expand_back(g, n);
-  bt_Tensor *q = p ? bt_div(p, n->saved[0]) : NULL;
-  gin[0] = gx && q ? bt_mul(gx, q) : NULL;
-  bt_release(p);
-  bt_release(gx);
-  bt_release(q);
+  bt_Tensor *x = n->saved[0];
+  unsigned mask = (unsigned)n->i[0];
+  bt_Tensor *one = constant(1, x->dtype), *zero = constant(0, x->dtype);
+  bt_Tensor *z = bt_binary_scalar(BT_EQ, x, 0, false);
+  bt_Tensor *x_nz = z && one ? bt_where(z, one, x) : NULL;
+  bt_Tensor *p_nz = x_nz ? bt_prod(x_nz, mask, true) : NULL;
+  bt_Tensor *count = z ? bt_sum(z, mask, true) : NULL;
+  bt_Tensor *none = count ? bt_binary_scalar(BT_EQ, count, 0, false) : NULL;
+  bt_Tensor *single = count ? bt_binary_scalar(BT_EQ, count, 1, false) : NULL;
+  bt_Tensor *at_zero = single && z ? bt_binary(BT_LOGICAL_AND, single, z) : NULL;
+  bt_Tensor *others = p_nz ? bt_div(p_nz, x_nz) : NULL;
+  bt_Tensor *r1 = at_zero && p_nz && zero ? bt_where(at_zero, p_nz, zero) : NULL;
+  bt_Tensor *r = none && others && r1 ? bt_where(none, others, r1) : NULL;
+  bt_Tensor *gx = r ? expand_back(g, n) : NULL;
+  gin[0] = gx ? bt_mul(gx, r) : NULL;
+  bt_Tensor *tmp[] = {one, zero, z, x_nz, p_nz, count, none, single, at_zero, others, r1, r, gx};
+  for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++) bt_release(tmp[i]);
   return gin[0] ? 0 : -1;
 }
 
@@ -160,6 +178,47 @@ bt_Tensor *bt_std(bt_Tensor *t, unsigned dims, int correction, bool keepdim) {
   return s;
 }
 
+/* d ||x|| / dx = x / ||x||, taken as 0 where the norm is 0 (PyTorch's
+** choice: a subgradient, and no NaN in gradient penalties). */
+static int norm2_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
+  bt_Tensor *x = n->saved[0];
+  unsigned mask = (unsigned)n->i[0];
+  bt_Tensor *nrm = bt_norm(x, 2, mask, true);   /* differentiable, for double backward */
+  bt_Tensor *zero = constant(0, x->dtype);
+  bt_Tensor *is0 = nrm ? bt_binary_scalar(BT_EQ, nrm, 0, false) : NULL;
+  bt_Tensor *one = constant(1, x->dtype);
+  bt_Tensor *safe = is0 && one ? bt_where(is0, one, nrm) : NULL;
+  bt_Tensor *q = safe ? bt_div(x, safe) : NULL;
+  bt_Tensor *ratio = q && zero ? bt_where(is0, zero, q) : NULL;
+  bt_Tensor *gx = ratio ? expand_back(g, n) : NULL;
+  gin[0] = gx ? bt_mul(gx, ratio) : NULL;
+  bt_Tensor *tmp[] = {nrm, zero, is0, one, safe, q, ratio, gx};
+  for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++) bt_release(tmp[i]);
+  return gin[0] ? 0 : -1;
+}
+
+static bt_Tensor *norm2(bt_Tensor *t, unsigned mask, bool keepdim) {
+  bool prev = bt_set_grad_enabled(false);
+  bt_Tensor *x = bt_dtype_is_float(t->dtype) ? (bt_retain(t), t) : bt_to_dtype(t, BT_F32);
+  bt_Tensor *x2 = x ? bt_mul(x, x) : NULL, *s = x2 ? bt_sum(x2, mask, keepdim) : NULL;
+  bt_Tensor *r = s ? bt_unary(BT_SQRT, s) : NULL;
+  bt_set_grad_enabled(prev);
+  bt_release(x2);
+  bt_release(s);
+  if (r && bt_dtype_is_float(t->dtype) && bt_ag_needs(1, &t)) {
+    bt_Node *node = bt_ag_record("NormBackward", norm2_backward, 1, &t, r);
+    if (!node) {
+      bt_release(r);
+      r = NULL;
+    } else {
+      node->i[0] = mask;
+      bt_ag_save(node, t);
+    }
+  }
+  bt_release(x);
+  return r;
+}
+
 bt_Tensor *bt_norm(bt_Tensor *t, double p, unsigned dims, bool keepdim) {
   unsigned mask = norm_mask(dims, t->ndim);
   bt_Tensor *a = bt_unary(BT_ABS, t), *r = NULL;
@@ -184,10 +243,7 @@ bt_Tensor *bt_norm(bt_Tensor *t, double p, unsigned dims, bool keepdim) {
         }
     }
   } else if (p == 2) {
-    bt_Tensor *a2 = bt_mul(t, t), *s = a2 ? bt_sum(a2, mask, keepdim) : NULL;
-    r = s ? bt_unary(BT_SQRT, s) : NULL;
-    bt_release(a2);
-    bt_release(s);
+    r = norm2(t, mask, keepdim);
   } else if (p == 1) {
     r = bt_sum(a, mask, keepdim);
   } else {

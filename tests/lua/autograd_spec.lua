@@ -582,8 +582,36 @@ end)
 
 describe('open bugs (pending)', function()
   pending('x[...] = y with y requiring grad and x a plain tensor drops the gradient (x.requires_grad stays false)')
-  pending('prod and cumprod give NaN gradients where an element is 0 (PyTorch gives the product of the others)')
-  pending('norm(2) gives NaN gradients at the zero vector (PyTorch gives 0)')
+  pending('cumprod gives NaN gradients where an element is 0 (PyTorch gives the product of the others)')
+  pending('second derivatives of prod at an element exactly 0 (first derivatives are exact)')
+end)
+
+describe('gradients at zeros', function()
+  it('prod: the product of the others, with one zero or several in a slice', function()
+    local x = leaf{2, 0, 3}
+    x:prod():backward()
+    close(x.grad, {0, 6, 0})
+    local y = leaf{{2, 0, 3}, {1, 2, 3}, {0, 5, 0}}
+    y:prod(2):sum():backward()
+    close(y.grad, {{0, 6, 0}, {6, 3, 2}, {0, 0, 0}})
+    -- second order away from zeros: d/dx_i of sum_j(prod of the others of j)
+    local z = leaf{2, 4, 3}
+    local g = brasa.grad(z:prod(), z, {create_graph = true})[1]
+    local gg = brasa.grad(g:sum(), z)[1]
+    close(gg, {7, 5, 6})
+  end)
+
+  it('norm(2): 0 at the zero vector, x / ||x|| elsewhere', function()
+    local z = leaf{0, 0, 0}
+    z:norm():backward()
+    close(z.grad, {0, 0, 0})
+    local v = leaf{3, 4}
+    v:norm():backward()
+    close(v.grad, {0.6, 0.8})
+    local m = leaf{{3, 4}, {0, 0}}
+    m:norm(2, 2):sum():backward()
+    close(m.grad, {{0.6, 0.8}, {0, 0}})
+  end)
 end)
 
 describe('hooks on a leaf used several times', function()
