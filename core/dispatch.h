@@ -54,6 +54,14 @@ typedef struct bt_Backend {
   int (*scatter)(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_Tensor *src, bool accumulate);
   int (*index_add)(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_Tensor *src);
   int (*sort)(bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in, int dim, bool descending);
+  /* @section conv kernels */
+  /* @end conv kernels */
+  /* @section pool kernels */
+  /* @end pool kernels */
+  /* @section norm kernels */
+  /* @end norm kernels */
+  /* @section optim kernels */
+  /* @end optim kernels */
 } bt_Backend;
 
 /* The backend of a device type (NULL when it is not loaded). */

@@ -18,6 +18,8 @@ int luaopen_brasa_core(lua_State *L) {
   lb_open_autograd(L, methods, module);
   lb_open_index(L, methods, module);
   lb_open_io(L, module);
+  /* @section nn bindings: one line per file (lnn_conv.c, lnn_pool.c, lnn_norm.c, loptim.c) */
+  /* @end nn bindings */
   luaL_getmetatable(L, BT_TENSOR_MT);
   lua_setfield(L, module, "_tensor_mt");   /* init.lua sets __tostring on it */
   lua_pushliteral(L, BRASA_VERSION);

@@ -21,4 +21,12 @@ const bt_Backend bt_cpu_backend = {
   .scatter = bt_cpu_scatter,
   .index_add = bt_cpu_index_add,
   .sort = bt_cpu_sort,
+  /* @section conv kernels */
+  /* @end conv kernels */
+  /* @section pool kernels */
+  /* @end pool kernels */
+  /* @section norm kernels */
+  /* @end norm kernels */
+  /* @section optim kernels */
+  /* @end optim kernels */
 };

@@ -27,4 +27,13 @@ int bt_cpu_index_add(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_T
 int bt_cpu_sort(bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in, int dim,
                 bool descending);
 
+/* @section conv kernels */
+/* @end conv kernels */
+/* @section pool kernels */
+/* @end pool kernels */
+/* @section norm kernels */
+/* @end norm kernels */
+/* @section optim kernels */
+/* @end optim kernels */
+
 #endif

@@ -335,6 +335,20 @@ bt_Tensor *bt_one_hot(bt_Tensor *t, int64_t num_classes);
 bt_Tensor *bt_narrow_backward(bt_Tensor *grad, int ndim, const int64_t *shape,
                               int dim, int64_t start);
 
+/* ---- neural network ops (ops/nn_*.c): one section per file ---------------- */
+
+/* @section conv (ops/nn_conv.c) */
+/* @end conv */
+
+/* @section pool (ops/nn_pool.c) */
+/* @end pool */
+
+/* @section norm (ops/nn_norm.c: batch/layer norm, dropout, embedding, softmax, losses) */
+/* @end norm */
+
+/* @section optim (ops/optim.c: fused optimiser updates) */
+/* @end optim */
+
 /* ---- reading data ------------------------------------------------------- */
 
 /* An IDX file (MNIST family), gzipped or not: u8, i32, f32 or f64. */
