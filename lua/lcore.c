@@ -18,8 +18,15 @@ int luaopen_brasa_core(lua_State *L) {
   lb_open_autograd(L, methods, module);
   lb_open_index(L, methods, module);
   lb_open_io(L, module);
-  /* @section nn bindings: one line per file (lnn_conv.c, lnn_pool.c, lnn_norm.c, loptim.c) */
+  /* The functional neural network ops: brasa.nn.functional (lua/brasa/nn/
+  ** functional.lua) starts from this table. */
+  lua_newtable(L);
+  int nnf = lua_gettop(L);
+  lua_pushvalue(L, nnf);
+  lua_setfield(L, module, "_nnf");
+  /* @section nn bindings: one line per file, lb_open_X(L, methods, module, nnf) */
   /* @end nn bindings */
+  (void)nnf;
   luaL_getmetatable(L, BT_TENSOR_MT);
   lua_setfield(L, module, "_tensor_mt");   /* init.lua sets __tostring on it */
   lua_pushliteral(L, BRASA_VERSION);

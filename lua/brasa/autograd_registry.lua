@@ -46,6 +46,10 @@ M.differentiable = {
 
 M.functions = {'cat', 'stack', 'where'}
 
+-- Differentiable functions of brasa.nn.functional (conv, pooling, norms,
+-- losses...): each needs a first-order check too.
+M.nn_functional = {}
+
 -- Operators and indexing (x[...] reads; x[...] = t writes).
 M.metamethods = {'__add', '__sub', '__mul', '__div', '__pow', '__mod', '__unm', '__index'}
 

@@ -678,6 +678,17 @@ describe('first-order gradient checks', function()
   end
 end)
 
+-- More cases live beside this file, one file per family of ops, each a
+-- function(case, case2, G) adding its checks (gradcheck_cases_*.lua).
+for _, family in ipairs {'nn_conv', 'nn_pool', 'nn_norm', 'nn_loss', 'nn_misc'} do
+  local path = here .. 'gradcheck_cases_' .. family .. '.lua'
+  local f = io.open(path)
+  if f then
+    f:close()
+    dofile(path)(case, case2, G)
+  end
+end
+
 describe('second-order gradient checks', function()
   for _, c in ipairs(cases2) do
     it(c.name, function() run(c, true) end)
@@ -696,6 +707,9 @@ describe('the registry of differentiable ops', function()
         if not checked[op] then missing[#missing + 1] = op end
       end
     end
+    for _, op in ipairs(R.nn_functional) do
+      if not checked['F.' .. op] then missing[#missing + 1] = 'nn.functional.' .. op end
+    end
     assert(#missing == 0, 'differentiable ops without a gradient check: ' .. table.concat(missing, ', '))
   end)
 
@@ -710,6 +724,7 @@ describe('the registry of differentiable ops', function()
   it('every check names ops the registry knows', function()
     local known = R.set_of(R.differentiable)
     for _, op in ipairs(R.functions) do known[op] = true end
+    for _, op in ipairs(R.nn_functional) do known['F.' .. op] = true end
     for _, op in ipairs(R.metamethods) do known[op] = true end
     local unknown = {}
     for _, list in ipairs({cases, cases2}) do
@@ -746,6 +761,9 @@ describe('the registry of differentiable ops', function()
     end
     for _, name in ipairs(R.functions) do
       if type(brasa[name]) ~= 'function' then stale[#stale + 1] = 'brasa.' .. name end
+    end
+    for _, name in ipairs(R.nn_functional) do
+      if type(brasa.nn.functional[name]) ~= 'function' then stale[#stale + 1] = 'brasa.nn.functional.' .. name end
     end
     local mt = getmetatable(brasa.zeros(1))
     for _, name in ipairs(R.metamethods) do
