@@ -5,6 +5,7 @@
 ** CUDA backend can produce the same streams.
 */
 #include "internal.h"
+#include "autograd.h"
 
 #include <pthread.h>
 
@@ -55,6 +56,7 @@ static int random_fill(const char *op, bt_Tensor *t, int kind, double a, double 
   int (*k)(bt_Tensor *, int, double, double, uint64_t, uint64_t) =
       BT_KERNEL(op, t->storage->device, random);
   if (!k) return -1;
+  if (bt_ag_check_inplace(op, t) < 0) return -1;   /* uniform_ on a leaf that requires grad */
   uint64_t seed, counter = bt_random_reserve((uint64_t)bt_numel(t), &seed);
   if (k(t, kind, a, b, seed, counter) < 0) return -1;
   bt_bump_version(t);

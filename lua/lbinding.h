@@ -24,6 +24,9 @@ bt_Tensor *lb_test(lua_State *L, int idx);
 /* The tensor at idx; a Lua number becomes a new wrapped 0-dim tensor
 ** (*owned = true: release it). */
 bt_Tensor *lb_check_or_number(lua_State *L, int idx, bool *owned);
+/* The same for a binary op's operand whose partner is at `other`: a number
+** beside a float tensor is wrapped in that tensor's compute dtype. */
+bt_Tensor *lb_operand(lua_State *L, int idx, int other, bool *owned);
 /* Raises the engine's last error as a Lua error. */
 int lb_error(lua_State *L);
 /* Lua 1-based dim (negative from the end) to a C dim; raises on 0. */
@@ -45,5 +48,7 @@ void lb_open_ops(lua_State *L, int methods, int module);
 void lb_open_autograd(lua_State *L, int methods, int module);
 void lb_open_index(lua_State *L, int methods, int module);
 void lb_open_io(lua_State *L, int module);
+/* @section nn bindings */
+/* @end nn bindings */
 
 #endif

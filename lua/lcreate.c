@@ -60,15 +60,15 @@ typedef struct {
 static void nested_fill(lua_State *L, const Nested *n, int depth, Fill *f, int64_t *path) {
   int64_t len = (int64_t)lua_rawlen(L, -1);
   if (len != n->shape[depth] || (depth + 1 < n->ndim && !lua_istable(L, -1)))
-    luaL_error(L, "tensor: ragged data: expected %lld elements at depth %d, got %lld",
-               (long long)n->shape[depth], depth + 1, (long long)len);
+    luaL_error(L, "tensor: ragged data: expected %I elements at depth %d, got %I",
+               (lua_Integer)n->shape[depth], depth + 1, (lua_Integer)len);
   for (int64_t k = 1; k <= len; k++) {
     int ty = lua_rawgeti(L, -1, k);
     path[depth] = k;
     if (depth + 1 < n->ndim) {
       if (ty != LUA_TTABLE)
-        luaL_error(L, "tensor: ragged data: element %lld at depth %d is a %s, expected a table",
-                   (long long)k, depth + 1, lua_typename(L, ty));
+        luaL_error(L, "tensor: ragged data: element %I at depth %d is a %s, expected a table",
+                   (lua_Integer)k, depth + 1, lua_typename(L, ty));
       nested_fill(L, n, depth + 1, f, path);
     } else if (ty == LUA_TNUMBER) {
       if (f->i) {
@@ -83,8 +83,8 @@ static void nested_fill(lua_State *L, const Nested *n, int depth, Fill *f, int64
       if (f->i) f->i[f->pos++] = lua_toboolean(L, -1);
       else f->d[f->pos++] = lua_toboolean(L, -1);
     } else {
-      luaL_error(L, "tensor: element %lld at depth %d is a %s, expected a number or a boolean%s",
-                 (long long)k, depth + 1, lua_typename(L, ty),
+      luaL_error(L, "tensor: element %I at depth %d is a %s, expected a number or a boolean%s",
+                 (lua_Integer)k, depth + 1, lua_typename(L, ty),
                  ty == LUA_TTABLE ? " (ragged data: deeper than the first element)" : "");
     }
     lua_pop(L, 1);
@@ -154,8 +154,7 @@ static int make_filled(lua_State *L, double value, int kind) {
   int ndim = lb_shape(L, 1, shape, &next);
   bt_DType dt = lb_opt_dtype(L, next, BT_F32);
   if (!lua_isnoneornil(L, next) && !lua_istable(L, next))
-    return luaL_error(L, "bad argument #%d: sizes (integers) or an options table expected, got %s", next,
-                      luaL_typename(L, next));
+    return luaL_typeerror(L, next, "sizes (integers) or an options table");
   bt_Tensor *t;
   switch (kind) {
     case 0: t = bt_full(ndim, shape, value, dt, BT_CPU_DEVICE); break;

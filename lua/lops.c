@@ -26,7 +26,7 @@ static int unary_inplace(lua_State *L) {
 static int binary_method(lua_State *L) {
   bt_BinaryOp op = (bt_BinaryOp)lua_tointeger(L, lua_upvalueindex(1));
   bool oa, ob;
-  bt_Tensor *a = lb_check_or_number(L, 1, &oa), *b = lb_check_or_number(L, 2, &ob);
+  bt_Tensor *a = lb_operand(L, 1, 2, &oa), *b = lb_operand(L, 2, 1, &ob);
   bt_Tensor *r = bt_binary(op, a, b);
   if (oa) bt_release(a);
   if (ob) bt_release(b);
@@ -37,7 +37,7 @@ static int binary_method(lua_State *L) {
 static int binary_inplace(lua_State *L) {
   bt_BinaryOp op = (bt_BinaryOp)lua_tointeger(L, lua_upvalueindex(1));
   bool ob;
-  bt_Tensor *a = lb_check(L, 1), *b = lb_check_or_number(L, 2, &ob);
+  bt_Tensor *a = lb_check(L, 1), *b = lb_operand(L, 2, 1, &ob);
   int rc = bt_binary_(op, a, b);
   if (ob) bt_release(b);
   if (rc < 0) return lb_error(L);

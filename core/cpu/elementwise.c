@@ -98,22 +98,31 @@ static void binary_f64(void *ctx, char **p, const int64_t *s, int64_t n) {
 
 /* ---- integer binary ------------------------------------------------------------ */
 
+/* Integer overflow wraps around (two's complement, as in PyTorch): the
+** arithmetic is done in uint64_t, where C defines it, then cast back. */
+#define WRAP(T, e) ((T)(e))
+#define UADD(x, y) ((uint64_t)(x) + (uint64_t)(y))
+#define USUB(x, y) ((uint64_t)(x) - (uint64_t)(y))
+#define UMUL(x, y) ((uint64_t)(x) * (uint64_t)(y))
+
 static int64_t ipow(int64_t x, int64_t y) {
   if (y < 0) return x == 1 ? 1 : x == -1 ? (y & 1 ? -1 : 1) : 0;
-  int64_t r = 1;
+  uint64_t r = 1, b = (uint64_t)x;
   while (y) {
-    if (y & 1) r *= x;
-    x *= x;
+    if (y & 1) r *= b;
+    b *= b;
     y >>= 1;
   }
-  return r;
+  return (int64_t)r;
 }
 
 /* C's % truncates; PyTorch's fmod does too. Division by zero gives 0
 ** instead of a crash. */
-#define IMOD(x, y) ((y) == 0 ? 0 : (x) % (y))
+/* y == -1: INT64_MIN % -1 traps (SIGFPE) on x86; the result is 0 anyway. */
+static int64_t imod(int64_t x, int64_t y) { return y == 0 || y == -1 ? 0 : x % y; }
+#define IMOD(x, y) imod(x, y)
 static int64_t irem(int64_t x, int64_t y) {
-  if (y == 0) return 0;
+  if (y == 0 || y == -1) return 0;
   int64_t r = x % y;
   return r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
 }
@@ -121,9 +130,9 @@ static int64_t irem(int64_t x, int64_t y) {
 
 #define INT_BINARY_BODY(T)                                         \
   switch (op) {                                                    \
-    case BT_ADD: LOOP2(T, T, x + y); break;                        \
-    case BT_SUB: LOOP2(T, T, x - y); break;                        \
-    case BT_MUL: LOOP2(T, T, x * y); break;                        \
+    case BT_ADD: LOOP2(T, T, WRAP(T, UADD(x, y))); break;         \
+    case BT_SUB: LOOP2(T, T, WRAP(T, USUB(x, y))); break;         \
+    case BT_MUL: LOOP2(T, T, WRAP(T, UMUL(x, y))); break;         \
     case BT_POW: LOOP2(T, T, ipow(x, y)); break;                   \
     case BT_MAXIMUM: LOOP2(T, T, x > y ? x : y); break;            \
     case BT_MINIMUM: LOOP2(T, T, x < y ? x : y); break;            \
@@ -230,11 +239,11 @@ static void unary_f64(void *ctx, char **p, const int64_t *s, int64_t n) {
 /* Integer unary ops: the float-only ones were cast to float by the op. */
 #define INT_UNARY_BODY(T)                                               \
   switch (op) {                                                         \
-    case BT_NEG: LOOP1(T, T, -x); break;                                \
-    case BT_ABS: LOOP1(T, T, x < 0 ? -x : x); break;                    \
+    case BT_NEG: LOOP1(T, T, WRAP(T, USUB(0, x))); break;               \
+    case BT_ABS: LOOP1(T, T, x < 0 ? WRAP(T, USUB(0, x)) : x); break;   \
     case BT_SIGN: LOOP1(T, T, SIGN(x)); break;                          \
     case BT_RELU: LOOP1(T, T, x > 0 ? x : 0); break;                    \
-    case BT_SQUARE: LOOP1(T, T, x * x); break;                          \
+    case BT_SQUARE: LOOP1(T, T, WRAP(T, UMUL(x, x))); break;                          \
     case BT_FLOOR: case BT_CEIL: case BT_ROUND: case BT_TRUNC:          \
       LOOP1(T, T, x); break;                                            \
     case BT_ISNAN: case BT_ISINF: LOOP1(uint8_t, T, 0); break;          \

@@ -72,7 +72,29 @@ static void run_range(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
+/* Small operands that are all contiguous (the common case of tiny ops from
+** Lua): one run, on this thread, without collapsing dims or splitting. */
+static bool small_contiguous(int nops, const bt_Tensor *const *t, int64_t n, int64_t grain) {
+  if (n > grain) return false;
+  for (int k = 0; k < nops; k++)
+    if (!bt_is_contiguous(t[k]) || bt_numel(t[k]) != n) return false;
+  return true;
+}
+
 int bt_iter_run(int nops, const bt_Tensor *const *t, bt_RowFn row, void *ctx, int64_t grain) {
+  int64_t n = bt_numel(t[0]);
+  if (n == 0) return 0;
+  if (small_contiguous(nops, t, n, grain)) {
+    char *ptrs[BT_ITER_MAX_OPS];
+    int64_t strides[BT_ITER_MAX_OPS];
+    for (int k = 0; k < nops; k++) {
+      ptrs[k] = bt_data(t[k]);
+      strides[k] = (int64_t)bt_dtype_size(t[k]->dtype);
+    }
+    if (bt_interrupted()) return bt_seterr("interrupted");   /* as bt_parallel_for does */
+    row(ctx, ptrs, strides, n);
+    return 0;
+  }
   Iter it = {.nops = nops, .ndim = t[0]->ndim, .row = row, .ctx = ctx};
   for (int d = 0; d < it.ndim; d++) it.shape[d] = t[0]->shape[d];
   for (int k = 0; k < nops; k++) {
@@ -81,8 +103,6 @@ int bt_iter_run(int nops, const bt_Tensor *const *t, bt_RowFn row, void *ctx, in
     /* A 0-dim operand broadcasts: stride 0 along every dim. */
     for (int d = 0; d < it.ndim; d++) it.stride[k][d] = t[k]->ndim ? t[k]->stride[d] * es : 0;
   }
-  int64_t n = bt_numel(t[0]);
-  if (n == 0) return 0;
   collapse(&it);
   return bt_parallel_for(n, grain, run_range, &it);
 }

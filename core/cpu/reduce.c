@@ -144,7 +144,8 @@ static int64_t reduce_span_i64(const Ctx *c, int64_t base) {
   int64_t acc = c->op == BT_RED_PROD ? 1 : 0;
   for (int64_t j = 0; j < L->rsize; j++) {
     int64_t x = bt_load_i64(data + (base + red_offset(L, j)) * (int64_t)es, c->in->dtype);
-    acc = c->op == BT_RED_PROD ? acc * x : acc + x;
+    /* overflow wraps around (in uint64_t, where C defines it) */
+    acc = (int64_t)(c->op == BT_RED_PROD ? (uint64_t)acc * (uint64_t)x : (uint64_t)acc + (uint64_t)x);
   }
   return acc;
 }
@@ -306,7 +307,7 @@ static void cum_lines(void *ctx, int64_t begin, int64_t end) {
     for (int64_t i = 0; i < n; i++) {
       if (exact) {
         int64_t x = bt_load_i64(p + i * si * (int64_t)es, dt);
-        iacc = c->op == BT_CUM_SUM ? iacc + x : iacc * x;
+        iacc = (int64_t)(c->op == BT_CUM_SUM ? (uint64_t)iacc + (uint64_t)x : (uint64_t)iacc * (uint64_t)x);
         bt_store_i64(q + i * so * (int64_t)es, dt, iacc);
       } else {
         double x = bt_load(p + i * si * (int64_t)es, dt);

@@ -317,6 +317,7 @@ bt_Tensor *bt_expand(bt_Tensor *t, int ndim, const int64_t *shape) {
     if (s[d] < 0 || (sd >= 0 && t->shape[sd] != 1 && t->shape[sd] != s[d]))
       return bt_seterr("expand: cannot expand %s to %s", bt_shp(t), bt_shpn(ndim, shape)), NULL;
   }
+  if (bt_checked_numel("expand", ndim, s) < 0) return NULL;   /* numel must fit int64 */
   bt_Tensor *raw = bt_expand_raw(t, ndim, s);
   if (!raw) return NULL;
   bt_Tensor *out = make_view(t, ndim, raw->shape, raw->stride, t->offset, "ExpandBackward",
