@@ -17,6 +17,17 @@
 typedef enum { BT_RED_SUM, BT_RED_PROD, BT_RED_MAX, BT_RED_MIN, BT_RED_ANY, BT_RED_ALL } bt_ReduceOp;
 typedef enum { BT_CUM_SUM, BT_CUM_PROD } bt_CumOp;
 
+/* A random fill: uniform [a, b), normal(mean a, std b), bernoulli(p = a), or
+** integers [lo, hi] (exact int64 bounds); element i (C order) uses Philox
+** counter `counter + i` under `seed`. */
+typedef enum { BT_RAND_UNIFORM, BT_RAND_NORMAL, BT_RAND_BERNOULLI, BT_RAND_INT } bt_RandKind;
+typedef struct {
+  bt_RandKind kind;
+  double a, b;
+  int64_t lo, hi;
+  uint64_t seed, counter;
+} bt_RandomArgs;
+
 typedef struct bt_Backend {
   const char *name;
   /* dst and src have the same shape; any dtypes, any strides (src strides may be 0). */
@@ -44,9 +55,8 @@ typedef struct bt_Backend {
   /* a [B,m,k], b [B,k,n], out [B,m,n] contiguous; a and b any strides
   ** (batch stride may be 0); all f32 or all f64. */
   int (*matmul)(bt_Tensor *out, const bt_Tensor *a, const bt_Tensor *b);
-  /* Random fill: uniform [a,b) (kind 0), normal(a,b) (1), bernoulli(a) (2),
-  ** integers [a,b] (3), using counters [counter, counter + numel * k). */
-  int (*random)(bt_Tensor *t, int kind, double a, double b, uint64_t seed, uint64_t counter);
+  /* Random fill of t (any layout) as described by args. */
+  int (*random)(bt_Tensor *t, const bt_RandomArgs *args);
   /* Indexing kernels: shapes as the ops in core/ops/index.c check them. */
   int (*index_select)(bt_Tensor *out, const bt_Tensor *in, int dim, const bt_Tensor *index);
   int (*gather)(bt_Tensor *out, const bt_Tensor *in, int dim, const bt_Tensor *index);

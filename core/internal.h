@@ -48,6 +48,8 @@ static inline void bt_bump_version(bt_Tensor *t) { t->storage->version++; }
 double bt_load(const void *p, bt_DType dt);
 void bt_store(void *p, bt_DType dt, double v);
 int64_t bt_load_i64(const void *p, bt_DType dt);
+/* Float to int64: truncated toward zero, saturated at the ends, NaN -> 0. */
+int64_t bt_f2i(double v);
 void bt_store_i64(void *p, bt_DType dt, int64_t v);
 
 /* Copy of t in dtype dt and contiguous (t itself, retained, when already so). */

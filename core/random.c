@@ -49,16 +49,13 @@ void bt_philox(uint64_t seed, uint64_t counter, uint32_t out[4]) {
 
 /* ---- ops ----------------------------------------------------------------- */
 
-/* Kinds as in dispatch.h: 0 uniform [a,b), 1 normal(a,b), 2 bernoulli(a),
-** 3 integers [a,b]. Each element takes one counter (normal: Box-Muller pairs
-** use two outputs of one block, one element per counter either way). */
-static int random_fill(const char *op, bt_Tensor *t, int kind, double a, double b) {
-  int (*k)(bt_Tensor *, int, double, double, uint64_t, uint64_t) =
-      BT_KERNEL(op, t->storage->device, random);
+/* Fills t as args say (dispatch.h); each element takes one counter. */
+static int random_fill(const char *op, bt_Tensor *t, bt_RandomArgs args) {
+  int (*k)(bt_Tensor *, const bt_RandomArgs *) = BT_KERNEL(op, t->storage->device, random);
   if (!k) return -1;
   if (bt_ag_check_inplace(op, t) < 0) return -1;   /* uniform_ on a leaf that requires grad */
-  uint64_t seed, counter = bt_random_reserve((uint64_t)bt_numel(t), &seed);
-  if (k(t, kind, a, b, seed, counter) < 0) return -1;
+  args.counter = bt_random_reserve((uint64_t)bt_numel(t), &args.seed);
+  if (k(t, &args) < 0) return -1;
   bt_bump_version(t);
   return 0;
 }
@@ -66,27 +63,27 @@ static int random_fill(const char *op, bt_Tensor *t, int kind, double a, double 
 int bt_uniform_(bt_Tensor *t, double a, double b) {
   if (!bt_dtype_is_float(t->dtype))
     return bt_seterr("uniform_: needs a float tensor, got %s", bt_dtype_name(t->dtype));
-  return random_fill("uniform_", t, 0, a, b);
+  return random_fill("uniform_", t, (bt_RandomArgs){.kind = BT_RAND_UNIFORM, .a = a, .b = b});
 }
 
 int bt_normal_(bt_Tensor *t, double mean, double std) {
   if (!bt_dtype_is_float(t->dtype))
     return bt_seterr("normal_: needs a float tensor, got %s", bt_dtype_name(t->dtype));
   if (std < 0) return bt_seterr("normal_: std must be >= 0, got %g", std);
-  return random_fill("normal_", t, 1, mean, std);
+  return random_fill("normal_", t, (bt_RandomArgs){.kind = BT_RAND_NORMAL, .a = mean, .b = std});
 }
 
 int bt_bernoulli_(bt_Tensor *t, double p) {
   if (!(p >= 0 && p <= 1)) return bt_seterr("bernoulli_: p must be in [0, 1], got %g", p);
-  return random_fill("bernoulli_", t, 2, p, 0);
+  return random_fill("bernoulli_", t, (bt_RandomArgs){.kind = BT_RAND_BERNOULLI, .a = p});
 }
 
 static bt_Tensor *random_new(const char *op, int ndim, const int64_t *shape, bt_DType dt,
-                             int kind, double a, double b) {
-  if (kind != 3 && !bt_dtype_is_float(dt))
+                             bt_RandomArgs args) {
+  if (args.kind != BT_RAND_INT && !bt_dtype_is_float(dt))
     return bt_seterr("%s: needs a float dtype, got %s", op, bt_dtype_name(dt)), NULL;
   bt_Tensor *t = bt_empty(ndim, shape, dt, BT_CPU_DEVICE);
-  if (t && random_fill(op, t, kind, a, b) < 0) {
+  if (t && random_fill(op, t, args) < 0) {
     bt_release(t);
     return NULL;
   }
@@ -94,11 +91,11 @@ static bt_Tensor *random_new(const char *op, int ndim, const int64_t *shape, bt_
 }
 
 bt_Tensor *bt_rand(int ndim, const int64_t *shape, bt_DType dt) {
-  return random_new("rand", ndim, shape, dt, 0, 0, 1);
+  return random_new("rand", ndim, shape, dt, (bt_RandomArgs){.kind = BT_RAND_UNIFORM, .a = 0, .b = 1});
 }
 
 bt_Tensor *bt_randn(int ndim, const int64_t *shape, bt_DType dt) {
-  return random_new("randn", ndim, shape, dt, 1, 0, 1);
+  return random_new("randn", ndim, shape, dt, (bt_RandomArgs){.kind = BT_RAND_NORMAL, .a = 0, .b = 1});
 }
 
 bt_Tensor *bt_randint(int64_t lo, int64_t hi, int ndim, const int64_t *shape, bt_DType dt) {
@@ -106,7 +103,7 @@ bt_Tensor *bt_randint(int64_t lo, int64_t hi, int ndim, const int64_t *shape, bt
     return bt_seterr("randint: empty range [%lld, %lld]", (long long)lo, (long long)hi), NULL;
   if (dt == BT_BOOL || dt == BT_F16 || dt == BT_BF16)
     return bt_seterr("randint: unsupported dtype %s", bt_dtype_name(dt)), NULL;
-  return random_new("randint", ndim, shape, dt, 3, (double)lo, (double)hi);
+  return random_new("randint", ndim, shape, dt, (bt_RandomArgs){.kind = BT_RAND_INT, .lo = lo, .hi = hi});
 }
 
 bt_Tensor *bt_randperm(int64_t n) {

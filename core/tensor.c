@@ -258,6 +258,15 @@ double bt_load(const void *p, bt_DType dt) {
   }
 }
 
+/* Float to int64 the defined way: truncate toward zero, saturate at the
+** ends of the range, NaN gives 0 (a plain C cast of 1e300 is undefined). */
+int64_t bt_f2i(double v) {
+  if (!(v == v)) return 0;
+  if (v >= 9223372036854775807.0) return INT64_MAX;
+  if (v <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)v;
+}
+
 void bt_store(void *p, bt_DType dt, double v) {
   switch (dt) {
     case BT_F32: *(float *)p = (float)v; break;
@@ -265,9 +274,9 @@ void bt_store(void *p, bt_DType dt, double v) {
     case BT_F16: *(uint16_t *)p = bt_f32_to_f16((float)v); break;
     case BT_BF16: *(uint16_t *)p = bt_f32_to_bf16((float)v); break;
     /* Float to integer: truncate toward zero like a C cast (PyTorch's .long()). */
-    case BT_I64: *(int64_t *)p = isfinite(v) ? (int64_t)v : 0; break;
-    case BT_I32: *(int32_t *)p = isfinite(v) ? (int32_t)(int64_t)v : 0; break;
-    case BT_U8: *(uint8_t *)p = isfinite(v) ? (uint8_t)(int64_t)v : 0; break;
+    case BT_I64: *(int64_t *)p = bt_f2i(v); break;
+    case BT_I32: *(int32_t *)p = (int32_t)(uint32_t)(uint64_t)bt_f2i(v); break;   /* wraps like C */
+    case BT_U8: *(uint8_t *)p = (uint8_t)(uint64_t)bt_f2i(v); break;
     case BT_BOOL: *(uint8_t *)p = v != 0; break;
     default: break;
   }
@@ -280,8 +289,7 @@ int64_t bt_load_i64(const void *p, bt_DType dt) {
     case BT_U8: return *(const uint8_t *)p;
     case BT_BOOL: return *(const uint8_t *)p != 0;
     default: {
-      double v = bt_load(p, dt);
-      return isfinite(v) ? (int64_t)v : 0;
+      return bt_f2i(bt_load(p, dt));
     }
   }
 }

@@ -42,8 +42,8 @@ CAST(i64_from_i32, int64_t, int32_t, x)
 CAST(i32_from_i64, int32_t, int64_t, (int32_t)x)
 CAST(i64_from_u8, int64_t, uint8_t, x)
 CAST(bool_from_f32, uint8_t, float, x != 0)
-CAST(i64_from_f32, int64_t, float, isfinite(x) ? (int64_t)x : 0)
-CAST(i64_from_f64, int64_t, double, isfinite(x) ? (int64_t)x : 0)
+CAST(i64_from_f32, int64_t, float, bt_f2i(x))
+CAST(i64_from_f64, int64_t, double, bt_f2i(x))
 CAST(bool_from_i64, uint8_t, int64_t, x != 0)
 CAST(bool_from_u8, uint8_t, uint8_t, x != 0)
 
@@ -123,11 +123,9 @@ int bt_cpu_fill(bt_Tensor *t, double value) {
 /* ---- random ------------------------------------------------------------------ */
 
 typedef struct {
-  int kind;
-  double a, b;
-  uint64_t seed, counter;
+  const bt_RandomArgs *args;
   bt_Tensor *t;
-} RandomArgs;
+} RandomCtx;
 
 /* Uniform in [0, 1) with 53 random bits. */
 static double u01(const uint32_t r[4], int k) {
@@ -138,8 +136,9 @@ static double u01(const uint32_t r[4], int k) {
 /* Element i of the tensor (C order) uses Philox block (counter + i): the
 ** value depends only on the seed and i, never on threads. */
 static void random_range(void *ctx, int64_t begin, int64_t end) {
-  const RandomArgs *r = ctx;
-  bt_Tensor *t = r->t;
+  const RandomCtx *c = ctx;
+  const bt_RandomArgs *r = c->args;
+  bt_Tensor *t = c->t;
   size_t es = bt_dtype_size(t->dtype);
   char *base = t->storage->data;
   for (int64_t i = begin; i < end; i++) {
@@ -147,19 +146,19 @@ static void random_range(void *ctx, int64_t begin, int64_t end) {
     bt_philox(r->seed, r->counter + (uint64_t)i, w);
     double v;
     switch (r->kind) {
-      case 0: v = r->a + (r->b - r->a) * u01(w, 0); break;
-      case 1: {   /* Box-Muller */
+      case BT_RAND_UNIFORM: v = r->a + (r->b - r->a) * u01(w, 0); break;
+      case BT_RAND_NORMAL: {   /* Box-Muller */
         double u1 = 1.0 - u01(w, 0), u2 = u01(w, 2);
         v = r->a + r->b * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
         break;
       }
-      case 2: v = u01(w, 0) < r->a; break;
-      default: {
-        uint64_t range = (uint64_t)((int64_t)r->b - (int64_t)r->a) + 1;
+      case BT_RAND_BERNOULLI: v = u01(w, 0) < r->a; break;
+      default: {   /* integers in [lo, hi]: unsigned arithmetic, no overflow */
+        uint64_t range = (uint64_t)r->hi - (uint64_t)r->lo + 1;   /* 0: the whole int64 range */
         uint64_t x = ((uint64_t)w[0] << 32) | w[1];
-        int64_t k = range ? (int64_t)(x % range) : (int64_t)x;
+        uint64_t k = range ? x % range : x;
         /* t is contiguous here: see bt_cpu_random. */
-        bt_store_i64(base + (t->offset + i) * (int64_t)es, t->dtype, (int64_t)r->a + k);
+        bt_store_i64(base + (t->offset + i) * (int64_t)es, t->dtype, (int64_t)((uint64_t)r->lo + k));
         continue;
       }
     }
@@ -167,16 +166,16 @@ static void random_range(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
-int bt_cpu_random(bt_Tensor *t, int kind, double a, double b, uint64_t seed, uint64_t counter) {
+int bt_cpu_random(bt_Tensor *t, const bt_RandomArgs *args) {
   if (!bt_is_contiguous(t)) {
     /* Fill a contiguous temporary, then copy: same numbers as a contiguous fill. */
     bt_Tensor *tmp = bt_empty(t->ndim, t->shape, t->dtype, t->storage->device);
     if (!tmp) return -1;
-    int rc = bt_cpu_random(tmp, kind, a, b, seed, counter);
+    int rc = bt_cpu_random(tmp, args);
     if (rc == 0) rc = bt_cpu_copy(t, tmp);
     bt_release(tmp);
     return rc;
   }
-  RandomArgs r = {kind, a, b, seed, counter, t};
-  return bt_parallel_for(bt_numel(t), 4096, random_range, &r);
+  RandomCtx c = {args, t};
+  return bt_parallel_for(bt_numel(t), 4096, random_range, &c);
 }

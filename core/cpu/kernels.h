@@ -18,7 +18,7 @@ int bt_cpu_arg_reduce(bt_ReduceOp op, bt_Tensor *values, bt_Tensor *indices, con
                       int dim);
 int bt_cpu_cumulative(bt_CumOp op, bt_Tensor *out, const bt_Tensor *in, int dim);
 int bt_cpu_matmul(bt_Tensor *out, const bt_Tensor *a, const bt_Tensor *b);
-int bt_cpu_random(bt_Tensor *t, int kind, double a, double b, uint64_t seed, uint64_t counter);
+int bt_cpu_random(bt_Tensor *t, const bt_RandomArgs *args);
 int bt_cpu_index_select(bt_Tensor *out, const bt_Tensor *in, int dim, const bt_Tensor *index);
 int bt_cpu_gather(bt_Tensor *out, const bt_Tensor *in, int dim, const bt_Tensor *index);
 int bt_cpu_scatter(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_Tensor *src,

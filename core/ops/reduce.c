@@ -107,6 +107,9 @@ bt_Tensor *bt_sum(bt_Tensor *t, unsigned dims, bool keepdim) {
 
 bt_Tensor *bt_mean(bt_Tensor *t, unsigned dims, bool keepdim) {
   unsigned mask = norm_mask(dims, t->ndim);
+  if (!bt_dtype_is_float(t->dtype))   /* as PyTorch: an integer sum could wrap */
+    return bt_seterr("mean: needs a float tensor, got %s (cast with :float() or :double())",
+                     bt_dtype_name(t->dtype)), NULL;
   bt_DType dt = bt_dtype_is_float(t->dtype) ? t->dtype : BT_F32;
   bt_Tensor *out = reduce_raw("mean", BT_RED_SUM, t, mask, keepdim, dt);
   if (!out) return NULL;

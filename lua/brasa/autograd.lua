@@ -21,16 +21,24 @@ local function run_with(core, enabled, fn, ...)
   return table.unpack(res, 2, res.n)
 end
 
+local function check_fn(op, fn)
+  if fn ~= nil and type(fn) ~= 'function' and not (getmetatable(fn) or {}).__call then
+    error(string.format("bad argument #1 to '%s' (a function or nothing expected, got %s)", op, type(fn)), 3)
+  end
+end
+
 function M.install(brasa, core)
   --- brasa.no_grad(fn, ...) runs fn without recording; brasa.no_grad()
   -- returns a to-be-closed guard.
   function brasa.no_grad(fn, ...)
+    check_fn('no_grad', fn)
     if fn == nil then return mode_guard(core, false) end
     return run_with(core, false, fn, ...)
   end
 
   --- brasa.enable_grad(fn, ...): the opposite, inside a no_grad region.
   function brasa.enable_grad(fn, ...)
+    check_fn('enable_grad', fn)
     if fn == nil then return mode_guard(core, true) end
     return run_with(core, true, fn, ...)
   end

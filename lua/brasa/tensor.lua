@@ -132,21 +132,34 @@ function M.install(brasa, core)
   core._tensor_mt.__name = 'brasa.Tensor'
 
   --- x:allclose(y, rtol?, atol?): |x - y| <= atol + rtol |y| everywhere.
+  local function check_tensor(op, v, i)
+    if not brasa.is_tensor(v) then
+      error(string.format("bad argument #%d to '%s' (tensor expected, got %s)", i, op, type(v)), 3)
+    end
+  end
+
   function methods.allclose(x, y, rtol, atol)
     rtol, atol = rtol or 1e-5, atol or 1e-8
     if type(y) == 'number' then y = brasa.full_like(x, y) end
-    local ok = true
-    brasa.no_grad(function()
+    check_tensor('allclose', x, 1)
+    check_tensor('allclose', y, 2)
+    if type(rtol) ~= 'number' or type(atol) ~= 'number' then
+      error("bad argument to 'allclose' (rtol and atol must be numbers)", 2)
+    end
+    local ok, res = pcall(brasa.no_grad, function()
       local xd, yd = x:double(), y:double()
       local diff = (xd - yd):abs()
       local tol = yd:abs() * rtol + atol
-      ok = diff:le(tol):all():item() and not xd:isnan():any():item() and not yd:isnan():any():item()
+      return diff:le(tol):all():item() and not xd:isnan():any():item() and not yd:isnan():any():item()
     end)
-    return ok
+    if not ok then error('allclose: ' .. tostring(res):gsub('^.-:%d+: ', ''), 2) end
+    return res
   end
 
   --- x:equal(y): same shape and the same values.
   function methods.equal(x, y)
+    check_tensor('equal', x, 1)
+    check_tensor('equal', y, 2)
     local sx, sy = x.shape, y.shape
     if #sx ~= #sy then return false end
     for i = 1, #sx do if sx[i] ~= sy[i] then return false end end
@@ -155,6 +168,10 @@ function M.install(brasa, core)
 
   --- x:type(): 'brasa.Tensor(f32)'; x:type(dtype) casts.
   function methods.type(x, dtype)
+    check_tensor('type', x, 1)
+    if dtype ~= nil and type(dtype) ~= 'string' then
+      error(string.format("bad argument #2 to 'type' (a dtype name expected, got %s)", type(dtype)), 2)
+    end
     if dtype then return x:to(dtype) end
     return 'brasa.Tensor(' .. x.dtype .. ')'
   end

@@ -178,12 +178,8 @@ describe('creation', function()
     assert.are.equal('i32', d.dtype)
   end)
 
-  -- OPEN BUG (pending until fixed; then turn `pending` into `it`): randint's
-  -- bounds travel to the kernel as doubles (core/random.c -> cpu/copy.c), so
-  -- bounds beyond 2^53 are rounded, and randint(math.mininteger,
-  -- math.maxinteger, n) returns n copies of math.mininteger ((int64_t)2^63 is
-  -- undefined; the span overflows).
-  pending('randint covers ranges wider than 2^53 exactly', function()
+  -- randint's bounds reach the kernel as exact int64s (bt_RandomArgs.lo/hi).
+  it('randint covers ranges wider than 2^53 exactly', function()
     local r = brasa.randint(math.mininteger, math.maxinteger, 200)
     local distinct = {}
     for _, v in ipairs(r:totable()) do distinct[v] = true end

@@ -704,7 +704,7 @@ op('mean', 'x:mean(dim?, keepdim?)', 'Mean of elements, over all of them or alon
   [=[
 local x = brasa.tensor{{1, 2}, {3, 4}}
 print(x:mean(), x:mean(1))  --> 2.5000 [2., 3.]
-print(brasa.arange(4):mean())  --> 2.5000]=])
+print(brasa.arange(4):float():mean())  --> 2.5000]=])
 
 op('prod', 'x:prod(dim?, keepdim?)', 'Product of elements, over all of them or along dims.',
   REDUCE .. [=[
