@@ -116,6 +116,7 @@ bool bt_ag_wants(const bt_Node *n, int i) {
 }
 
 void bt_ag_mark_view(bt_Tensor *out, const bt_Tensor *base) {
+  out->is_view = true;
   if (base->requires_grad || base->is_graph_view) out->is_graph_view = true;
 }
 
@@ -133,6 +134,14 @@ int bt_ag_check_inplace(const char *op, const bt_Tensor *t) {
                      "supported; build the result out of place (cat, where, masked_fill) or "
                      "write inside brasa.no_grad", op);
   return 0;
+}
+
+int bt_ag_check_write_from(const char *op, const bt_Tensor *t, const bt_Tensor *src) {
+  if (grad_mode_off || !t->is_view || !src->requires_grad) return 0;
+  return bt_seterr("%s: writing a tensor that requires grad (%s) into a view (part) of another "
+                   "tensor is not supported: its gradient could not flow back; build the result "
+                   "with brasa.cat, brasa.stack or brasa.where, or write src:detach()",
+                   op, bt_shp(src));
 }
 
 /* ---- releasing --------------------------------------------------------------- */

@@ -89,5 +89,8 @@ void bt_ag_mark_view(bt_Tensor *out, const bt_Tensor *base);
 /* For in-place ops on t: fails for leaves that require grad (outside no_grad)
 ** and for views of graph tensors. */
 int bt_ag_check_inplace(const char *op, const bt_Tensor *t);
+/* For in-place ops writing src into t: fails when t is a view and src
+** requires grad, since the gradient could not reach src through t's base. */
+int bt_ag_check_write_from(const char *op, const bt_Tensor *t, const bt_Tensor *src);
 
 #endif

@@ -483,6 +483,7 @@ static void set_element(lua_State *L, bt_Tensor *t, int64_t off) {
   if (!e) lb_error(L);
   /* Writing into a graph tensor would silently corrupt its gradients. */
   e->is_graph_view = t->requires_grad || t->is_graph_view;
+  e->is_view = true;
   bt_Tensor *src = lb_test(L, 3);
   int rc;
   if (src) rc = bt_copy_(e, src);

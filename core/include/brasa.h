@@ -112,6 +112,7 @@ typedef struct bt_Tensor {
   bool requires_grad;         /* a leaf that wants .grad, or a graph output */
   bool wrapped_number;        /* a 0-dim tensor made from a Lua number (promotion) */
   struct bt_Tensor *grad;     /* accumulated gradient of a leaf (owned) */
+  bool is_view;               /* a view made from another tensor (shares its storage) */
   bool is_graph_view;         /* a view of a tensor that requires grad */
   bt_Node *grad_fn;           /* the node that produced it, NULL for leaves */
   bt_Hook *hooks;             /* gradient hooks of a leaf (bt_register_hook) */
@@ -338,21 +339,297 @@ bt_Tensor *bt_narrow_backward(bt_Tensor *grad, int ndim, const int64_t *shape,
 /* ---- neural network ops (ops/nn_*.c): one section per file ---------------- */
 
 /* @section conv (ops/nn_conv.c) */
+/* Convolutions of x [N, C, H, W] (2-d) or [N, C, L] (1-d) with PyTorch 1.13's
+** semantics (cross-correlation), f32 and f64 (f16/bf16 compute in f32).
+** Weights: conv [OC, C/groups, KH, KW]; transposed [C, OC/groups, KH, KW]
+** (PyTorch's layouts); bias [OC] or NULL. A zeroed bt_ConvOpts means stride
+** 1, no padding, dilation 1, groups 1 (0 counts as the default). Arrays hold
+** one entry per spatial dim (H then W; 1-d uses entry 0). */
+typedef enum { BT_PAD_EXPLICIT, BT_PAD_SAME, BT_PAD_VALID } bt_PadMode;
+typedef struct bt_ConvOpts {
+  int64_t stride[2];
+  int64_t padding[2][2];       /* per dim {before, after}: {top, bottom}, {left, right} */
+  int64_t dilation[2];
+  int64_t output_padding[2];   /* transposed only: extra rows/cols at the end */
+  int64_t groups;
+  bt_PadMode pad_mode;         /* SAME: PyTorch's 'same' (stride 1; the odd pad goes after);
+                                  VALID: no padding; EXPLICIT: padding above */
+} bt_ConvOpts;
+
+bt_Tensor *bt_conv1d(bt_Tensor *x, bt_Tensor *w, bt_Tensor *b, const bt_ConvOpts *o);
+bt_Tensor *bt_conv2d(bt_Tensor *x, bt_Tensor *w, bt_Tensor *b, const bt_ConvOpts *o);
+bt_Tensor *bt_conv_transpose1d(bt_Tensor *x, bt_Tensor *w, bt_Tensor *b, const bt_ConvOpts *o);
+bt_Tensor *bt_conv_transpose2d(bt_Tensor *x, bt_Tensor *w, bt_Tensor *b, const bt_ConvOpts *o);
+/* The adjoints of bt_conv2d (differentiable; its backward uses them): the
+** gradient for the input [N, C, H, W] (x_shape) and for the weight
+** (w_shape) from grad [N, OC, OH, OW] of conv2d(x, w, o). */
+bt_Tensor *bt_conv2d_input_grad(bt_Tensor *grad, bt_Tensor *w, const int64_t x_shape[4],
+                                const bt_ConvOpts *o);
+bt_Tensor *bt_conv2d_weight_grad(bt_Tensor *x, bt_Tensor *grad, const int64_t w_shape[4],
+                                 const bt_ConvOpts *o);
+
+/* For backends: the geometry of one 2-d convolution (1-d: h = oh = kh = 1).
+** The input side (x) is [n, c, h, w], the output side (y) [n, oc, oh, ow],
+** the weight [oc, c / groups, kh, kw]; output (i, j) reads input rows
+** i * sh - ph + a * dh (a < kh) and columns j * sw - pw + b * dw (b < kw). */
+typedef struct bt_ConvGeom {
+  int64_t n, groups;
+  int64_t c, h, w;
+  int64_t oc, oh, ow;
+  int64_t kh, kw;
+  int64_t sh, sw, ph, pw, dh, dw;
+} bt_ConvGeom;
 /* @end conv */
 
 /* @section pool (ops/nn_pool.c) */
+/* Pooling and resampling with PyTorch 1.13's semantics, f32 and f64 (f16 and
+** bf16 compute in f32). The 2-d ops take [N, C, H, W] or an unbatched
+** [C, H, W] and work on the last two dims; the 1-d ops take [N, C, L] or
+** [C, L]. Every op is threaded over the N*C planes and differentiable. */
+typedef struct {
+  int64_t kernel[2];           /* (h, w); the 1-d ops read element 0 only */
+  int64_t stride[2];           /* 0: the kernel size (PyTorch's default) */
+  int64_t padding[2];          /* implicit -inf (max) or 0 (average) on both sides */
+  int64_t dilation[2];         /* max pooling only; 0 counts as 1 */
+  bool ceil_mode;              /* ceil instead of floor for the output size */
+  bool count_include_pad;      /* average: padding counts in the divisor */
+  int64_t divisor_override;    /* average: divide by this instead (0: none) */
+} bt_PoolOpts;
+
+/* Max pooling. When indices is not NULL it receives the argmax positions,
+** i64 of the output's shape, 0-based and flat within each input plane. */
+bt_Tensor *bt_max_pool1d(bt_Tensor *x, const bt_PoolOpts *o, bt_Tensor **indices);
+bt_Tensor *bt_max_pool2d(bt_Tensor *x, const bt_PoolOpts *o, bt_Tensor **indices);
+bt_Tensor *bt_avg_pool1d(bt_Tensor *x, const bt_PoolOpts *o);
+bt_Tensor *bt_avg_pool2d(bt_Tensor *x, const bt_PoolOpts *o);
+/* Adaptive pooling to an output size; a negative size keeps the input's. */
+bt_Tensor *bt_adaptive_avg_pool1d(bt_Tensor *x, int64_t size);
+bt_Tensor *bt_adaptive_avg_pool2d(bt_Tensor *x, const int64_t size[2]);
+bt_Tensor *bt_adaptive_max_pool1d(bt_Tensor *x, int64_t size, bt_Tensor **indices);
+bt_Tensor *bt_adaptive_max_pool2d(bt_Tensor *x, const int64_t size[2], bt_Tensor **indices);
+/* Backward ops (differentiable, used by the rules). Max: grad [..., OH, OW]
+** scattered into zeros of shape [..., H, W] at indices (flat in each plane);
+** its own gradient gathers. Average: grad spread over the windows of o (NULL:
+** adaptive windows), the adjoint of average pooling, whose gradient is
+** average pooling again. */
+bt_Tensor *bt_max_pool2d_backward(bt_Tensor *grad, bt_Tensor *indices, int ndim,
+                                  const int64_t *shape);
+bt_Tensor *bt_avg_pool2d_backward(bt_Tensor *grad, const bt_PoolOpts *o, int ndim,
+                                  const int64_t *shape);
+
+/* Resampling of [N, C, H, W] (2-d) or [N, C, L] (1-d), as F.interpolate:
+** the output size is `size`, or floor(input size * scales) when size is
+** NULL. Scales, when given (> 0), also set the source coordinates as in
+** PyTorch (src = dst / scale); otherwise in/out is used. align_corners is
+** for the linear modes only. */
+typedef enum { BT_UPSAMPLE_NEAREST, BT_UPSAMPLE_LINEAR } bt_UpsampleMode;
+bt_Tensor *bt_upsample1d(bt_Tensor *x, bt_UpsampleMode mode, const int64_t *size,
+                         const double *scale, bool align_corners);
+bt_Tensor *bt_upsample2d(bt_Tensor *x, bt_UpsampleMode mode, const int64_t size[2],
+                         const double scales[2], bool align_corners);
+/* The adjoint: grad [..., OH, OW] summed back into [..., H, W] (shape);
+** differentiable (its gradient is bt_upsample2d). */
+bt_Tensor *bt_upsample2d_backward(bt_Tensor *grad, bt_UpsampleMode mode, int ndim,
+                                  const int64_t *shape, const double scales[2],
+                                  bool align_corners);
 /* @end pool */
 
 /* @section norm (ops/nn_norm.c: batch/layer norm, dropout, embedding, softmax, losses) */
+/* PyTorch 1.13 semantics; f32 and f64 (f16/bf16 compute in f32). */
+
+/* Batch normalisation of x [N, C, *] over every dim but dim 1. weight, bias
+** ([C]) and the running statistics ([C], float) may be NULL. training: uses
+** the batch's mean and biased variance, and updates running_mean and
+** running_var in place (when given) with momentum and the unbiased variance,
+** outside the graph; otherwise normalises with the running statistics. */
+bt_Tensor *bt_batch_norm(bt_Tensor *x, bt_Tensor *running_mean, bt_Tensor *running_var,
+                         bt_Tensor *weight, bt_Tensor *bias, bool training, double momentum,
+                         double eps);
+/* Layer normalisation over the last nnorm dims of x, which must equal
+** normalized_shape; weight and bias (that shape) may be NULL. */
+bt_Tensor *bt_layer_norm(bt_Tensor *x, int nnorm, const int64_t *normalized_shape,
+                         bt_Tensor *weight, bt_Tensor *bias, double eps);
+/* Zeroes each element with probability p (a seeded Philox mask: the same for
+** a seed whatever the number of threads) and scales the rest by 1/(1-p).
+** Not training, or p == 0: x itself (a new reference). */
+bt_Tensor *bt_dropout(bt_Tensor *x, double p, bool training);
+/* Rows of weight [V, D] at ids (any shape, i64/i32, 0-based): a result of
+** shape [ids..., D]. An id of -1 (0 at the Lua surface) gives a zero row;
+** padding_idx (0-based, or -1 for none) names a row that gets no gradient. */
+bt_Tensor *bt_embedding(bt_Tensor *ids, bt_Tensor *weight, int64_t padding_idx);
+/* Softmax and its logarithm along dim, computed stably (max subtracted). */
+bt_Tensor *bt_softmax(bt_Tensor *x, int dim);
+bt_Tensor *bt_log_softmax(bt_Tensor *x, int dim);
+
+typedef enum { BT_REDUCTION_NONE, BT_REDUCTION_MEAN, BT_REDUCTION_SUM } bt_Reduction;
+#define BT_NO_IGNORE INT64_MIN   /* ignore_index: no class is ignored */
+
+/* Cross-entropy of raw scores x [N, C, d...] (or [C]) against 0-based class
+** ids target [N, d...] (or 0-dim), fused log_softmax + NLL. weight: [C] class
+** weights or NULL (constants: no gradient); positions whose target equals
+** ignore_index contribute nothing; label_smoothing in [0, 1]. 'mean' divides
+** by the summed weights of the counted targets (PyTorch). A target outside
+** [0, C) fails with a message that shows it 1-based. A float target of x's
+** shape holds class probabilities instead (mean: divided by N...). */
+bt_Tensor *bt_cross_entropy(bt_Tensor *x, bt_Tensor *target, bt_Tensor *weight,
+                            int64_t ignore_index, double label_smoothing, bt_Reduction reduction);
+/* Negative log-likelihood of log-probabilities logp [N, C, d...] (or [C]). */
+bt_Tensor *bt_nll_loss(bt_Tensor *logp, bt_Tensor *target, bt_Tensor *weight,
+                       int64_t ignore_index, bt_Reduction reduction);
 /* @end norm */
 
 /* @section optim (ops/optim.c: fused optimiser updates) */
+/* One fused pass per parameter and step, PyTorch 1.13's single-tensor
+** algorithms (torch.optim.*, foreach=False). Each updates param and its state
+** tensors in place, outside autograd: no graph is recorded, and the versions
+** of the tensors written are bumped (a graph that saved the old values
+** refuses to run backward). param has a float dtype; grad and every state
+** tensor have param's shape (grad is cast to param's dtype if needed; states
+** have that dtype). A state marked "or NULL" is passed only when the option
+** that needs it is on. `maximize` ascends instead of descending. Returns 0,
+** or -1 with a message naming the optimiser and the shapes. */
+typedef struct {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize;
+  bool first;          /* the momentum buffer is fresh: it takes the gradient */
+} bt_SGDOpts;
+int bt_sgd_step(bt_Tensor *param, bt_Tensor *grad, bt_Tensor *momentum_buf /* or NULL */,
+                const bt_SGDOpts *o);
+
+typedef struct {
+  double lr, beta1, beta2, eps, weight_decay;
+  int64_t step;        /* the number of this update: 1 on the first */
+  bool amsgrad, maximize;
+  bool decoupled;      /* AdamW: param *= 1 - lr * weight_decay, not grad += */
+} bt_AdamOpts;
+int bt_adam_step(bt_Tensor *param, bt_Tensor *grad, bt_Tensor *exp_avg, bt_Tensor *exp_avg_sq,
+                 bt_Tensor *max_exp_avg_sq /* or NULL: amsgrad */, const bt_AdamOpts *o);
+
+typedef struct {
+  double lr, alpha, eps, weight_decay, momentum;
+  bool centered, maximize;
+} bt_RMSpropOpts;
+int bt_rmsprop_step(bt_Tensor *param, bt_Tensor *grad, bt_Tensor *square_avg,
+                    bt_Tensor *grad_avg /* or NULL: centered */,
+                    bt_Tensor *momentum_buf /* or NULL: momentum > 0 */, const bt_RMSpropOpts *o);
+
+typedef struct {
+  double lr, lr_decay, weight_decay, eps;
+  int64_t step;        /* the number of this update: 1 on the first */
+  bool maximize;
+} bt_AdagradOpts;
+int bt_adagrad_step(bt_Tensor *param, bt_Tensor *grad, bt_Tensor *sum, const bt_AdagradOpts *o);
+
+typedef struct {
+  double lr, rho, eps, weight_decay;
+  bool maximize;
+} bt_AdadeltaOpts;
+int bt_adadelta_step(bt_Tensor *param, bt_Tensor *grad, bt_Tensor *square_avg,
+                     bt_Tensor *acc_delta, const bt_AdadeltaOpts *o);
+
+/* Gradient clipping, in place, as torch.nn.utils.clip_grad_norm_: *total
+** gets the p-norm of the n gradients taken together (p = INFINITY: the
+** largest |g|); when max_norm / (total + 1e-6) < 1 every gradient is scaled
+** by it. p > 0. */
+int bt_clip_grad_norm_(int n, bt_Tensor *const *grads, double max_norm, double p, double *total);
+/* Clamps every gradient into [-clip, clip] in place (clip >= 0). */
+int bt_clip_grad_value_(int n, bt_Tensor *const *grads, double clip);
 /* @end optim */
 
 /* ---- reading data ------------------------------------------------------- */
 
 /* An IDX file (MNIST family), gzipped or not: u8, i32, f32 or f64. */
 bt_Tensor *bt_read_idx(const char *path);
+
+/* CSV (io/csv.c). Each column is numeric when every value that is not
+** missing is a number (a 1-D tensor of opts.dtype, NaN where missing), text
+** otherwise (nrows strings, "" where missing). Errors name the file and the
+** line: ragged rows, unclosed or stray quotes, NUL bytes, missing values
+** (unless opts.missing accepts them). */
+typedef enum { BT_MISSING_ERROR, BT_MISSING_NAN, BT_MISSING_DROP } bt_MissingPolicy;
+
+typedef struct {
+  char sep;                          /* ',' by default */
+  bool header;                       /* the first record names the columns (true) */
+  int64_t skip_lines;                /* lines skipped before the header or data */
+  bt_DType dtype;                    /* of numeric columns: a float dtype (f32) */
+  bt_MissingPolicy missing;
+  int nselect;                       /* > 0: keep only these columns, in this order: */
+  const char *const *select_names;   /*   by name, or NULL to use select_index */
+  const int *select_index;           /*   0-based */
+  int nna;                           /* values that mean missing; na_values NULL: */
+  const char *const *na_values;      /*   "", NA, N/A, NaN, nan, null, NULL, ? */
+} bt_CsvOptions;
+
+typedef struct {
+  char *name;              /* from the header (made unique), or V1, V2, ... */
+  bt_Tensor *values;       /* a numeric column, or NULL */
+  char **strings;          /* a text column (nrows strings), or NULL */
+  char *arena;             /* where the strings live */
+  int64_t nmissing;        /* missing values kept (NaN or "") */
+} bt_CsvColumn;
+
+typedef struct {
+  int64_t nrows;
+  int ncols;
+  bt_CsvColumn *cols;
+  int64_t ndropped;        /* records dropped for a missing value (BT_MISSING_DROP) */
+  int64_t *dropped_lines;  /* their line numbers */
+} bt_Csv;
+
+void bt_csv_options_init(bt_CsvOptions *opts);
+bt_Csv *bt_read_csv(const char *path, const bt_CsvOptions *opts);   /* opts NULL: defaults */
+/* The same from text in memory (changed in place); name is used in messages. */
+bt_Csv *bt_parse_csv(char *text, size_t len, const char *name, const bt_CsvOptions *opts);
+void bt_csv_free(bt_Csv *csv);
+/* Every number of a text file separated by white space (FANN data files),
+** gzipped or not: a 1-D f64 tensor. A token that is not a number fails,
+** naming its line. */
+bt_Tensor *bt_read_numbers(const char *path);
+
+/* safetensors (io/safetensors.c): an 8-byte little-endian header length, a
+** JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {string:
+** string}}, then the tensors' bytes, little-endian. Reading checks the
+** header strictly (dtypes, shapes, offsets in range, neither overlapping nor
+** leaving holes); writing goes to a temporary file in the same directory,
+** renamed over path only when complete, so a failed write leaves the
+** previous file as it was. */
+typedef struct {
+  int n;                   /* tensors, in the order of their data in the file */
+  char **names;
+  bt_Tensor **tensors;     /* CPU, contiguous */
+  int nmeta;
+  char **meta_keys, **meta_values;
+} bt_SafeTensors;
+
+bt_SafeTensors *bt_safetensors_read(const char *path);
+void bt_safetensors_free(bt_SafeTensors *st);
+/* Tensors on the CPU; names unique; metadata may be empty (nmeta 0). */
+int bt_safetensors_write(const char *path, int n, const char *const *names,
+                         bt_Tensor *const *tensors, int nmeta, const char *const *meta_keys,
+                         const char *const *meta_values);
+
+/* Batches for a data loader (io/loader.c): rows (dim 0) of n CPU tensors
+** that share their first size, gathered into new tensors, either now or in
+** a background thread while the caller works on the previous batch. The
+** thread only copies bytes: it takes no lock of the caller's and never
+** calls back. The loader keeps references to (contiguous copies of) the
+** tensors; writing into them while a batch is gathered is the caller's
+** race. */
+typedef struct bt_Loader bt_Loader;
+
+bt_Loader *bt_loader_new(int n, bt_Tensor *const *tensors);
+void bt_loader_free(bt_Loader *l);            /* waits for a batch in flight */
+int64_t bt_loader_rows(const bt_Loader *l);
+int bt_loader_ntensors(const bt_Loader *l);
+/* The rows idx[0..count) (0-based) of each tensor: out[0..n) new references. */
+int bt_loader_gather(bt_Loader *l, int64_t count, const int64_t *idx, bt_Tensor **out);
+/* Starts gathering in the background (idx is copied) and returns at once;
+** bt_loader_finish waits for it and hands over the tensors. Starting while
+** a batch is in flight waits for that one and drops it. */
+int bt_loader_start(bt_Loader *l, int64_t count, const int64_t *idx);
+int bt_loader_finish(bt_Loader *l, bt_Tensor **out);
+bool bt_loader_pending(const bt_Loader *l);   /* started and not finished */
 
 /* ---- autograd ----------------------------------------------------------------- */
 

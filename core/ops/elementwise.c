@@ -576,7 +576,7 @@ int bt_binary_(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
   if (!bt_shape_eq(a, ndim, shape))
     return bt_seterr("%s_: in place on %s, the other operand %s would broadcast it to %s", name,
                      bt_shp(a), bt_shp(b), bt_shpn(ndim, shape));
-  if (bt_ag_check_inplace(name, a) < 0) return -1;
+  if (bt_ag_check_inplace(name, a) < 0 || bt_ag_check_write_from(name, a, b) < 0) return -1;
   bt_Tensor *in[2] = {a, b};
   bt_DType rdt = result_type(2, in);
   if (op == BT_DIV && !bt_dtype_is_float(rdt)) rdt = BT_F32;
@@ -763,7 +763,8 @@ static int copy_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
 }
 
 int bt_copy_(bt_Tensor *dst, bt_Tensor *src) {
-  if (bt_ag_check_inplace("copy_", dst) < 0) return -1;
+  if (bt_ag_check_inplace("copy_", dst) < 0 || bt_ag_check_write_from("copy_", dst, src) < 0)
+    return -1;
   int ndim;
   int64_t shape[BT_MAX_DIMS];
   if (bt_broadcast_shapes("copy_", dst->ndim, dst->shape, src->ndim, src->shape, &ndim, shape) < 0)

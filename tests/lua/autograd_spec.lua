@@ -581,9 +581,37 @@ describe('max and min with ties (documented rules)', function()
 end)
 
 describe('open bugs (pending)', function()
-  pending('x[...] = y with y requiring grad and x a plain tensor drops the gradient (x.requires_grad stays false)')
   pending('cumprod gives NaN gradients where an element is 0 (PyTorch gives the product of the others)')
   pending('second derivatives of prod at an element exactly 0 (first derivatives are exact)')
+end)
+
+describe('writes into views', function()
+  it('refuse a source that requires grad, instead of dropping its gradient', function()
+    local y = leaf{1, 2, 3}
+    local z = t64{{0, 0, 0}, {0, 0, 0}}
+    for _, write in ipairs {
+      function() z[1] = y end,
+      function() z:narrow(1, 1, 1):copy_(y:view(1, 3)) end,
+      function() z[{1, 2}] = y:select(1, 1) end,
+      function() z[2]:add_(y) end,
+    } do
+      local ok, err = pcall(write)
+      assert.is_false(ok)
+      assert.truthy(err:find('view', 1, true), err)
+      assert.are.same({{0, 0, 0}, {0, 0, 0}}, z:totable())
+    end
+  end)
+
+  it('accept a detached source, and whole-tensor copies keep the graph', function()
+    local y = leaf{1, 2, 3}
+    local z = t64{{0, 0, 0}, {0, 0, 0}}
+    z[1] = y:detach()
+    assert.are.same({{1, 2, 3}, {0, 0, 0}}, z:totable())
+    local w = t64{0, 0, 0}
+    w:copy(y * 2)
+    w:sum():backward()
+    close(y.grad, {2, 2, 2})
+  end)
 end)
 
 describe('gradients at zeros', function()
