@@ -48,6 +48,7 @@ void lb_open_ops(lua_State *L, int methods, int module);
 void lb_open_autograd(lua_State *L, int methods, int module);
 void lb_open_index(lua_State *L, int methods, int module);
 void lb_open_io(lua_State *L, int module);
+void lb_open_data(lua_State *L, int module);   /* ldata.c: brasa.core._data */
 /* @section nn bindings */
 /* @end nn bindings */
 

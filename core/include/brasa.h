@@ -407,6 +407,9 @@ bt_Tensor *bt_adaptive_avg_pool1d(bt_Tensor *x, int64_t size);
 bt_Tensor *bt_adaptive_avg_pool2d(bt_Tensor *x, const int64_t size[2]);
 bt_Tensor *bt_adaptive_max_pool1d(bt_Tensor *x, int64_t size, bt_Tensor **indices);
 bt_Tensor *bt_adaptive_max_pool2d(bt_Tensor *x, const int64_t size[2], bt_Tensor **indices);
+/* Global pooling over the last spatial_dims (1 or 2) dims: [N, C] from
+** [N, C, L] or [N, C, H, W] ([C] unbatched), or size 1 there with keepdim. */
+bt_Tensor *bt_global_pool(bt_Tensor *x, int spatial_dims, bool is_max, bool keepdim);
 /* Backward ops (differentiable, used by the rules). Max: grad [..., OH, OW]
 ** scattered into zeros of shape [..., H, W] at indices (flat in each plane);
 ** its own gradient gathers. Average: grad spread over the windows of o (NULL:
@@ -435,7 +438,8 @@ bt_Tensor *bt_upsample2d_backward(bt_Tensor *grad, bt_UpsampleMode mode, int ndi
 /* @end pool */
 
 /* @section norm (ops/nn_norm.c: batch/layer norm, dropout, embedding, softmax, losses) */
-/* PyTorch 1.13 semantics; f32 and f64 (f16/bf16 compute in f32). */
+/* PyTorch 1.13 semantics; f32 and f64 (f16/bf16 compute in f32). Softmax and
+** the class losses are in ops/nn_softmax.c. */
 
 /* Batch normalisation of x [N, C, *] over every dim but dim 1. weight, bias
 ** ([C]) and the running statistics ([C], float) may be NULL. training: uses
@@ -470,7 +474,8 @@ typedef enum { BT_REDUCTION_NONE, BT_REDUCTION_MEAN, BT_REDUCTION_SUM } bt_Reduc
 ** ignore_index contribute nothing; label_smoothing in [0, 1]. 'mean' divides
 ** by the summed weights of the counted targets (PyTorch). A target outside
 ** [0, C) fails with a message that shows it 1-based. A float target of x's
-** shape holds class probabilities instead (mean: divided by N...). */
+** shape holds class probabilities instead ('mean' divides by the number of
+** rows, ignore_index must be BT_NO_IGNORE; differentiable in the target). */
 bt_Tensor *bt_cross_entropy(bt_Tensor *x, bt_Tensor *target, bt_Tensor *weight,
                             int64_t ignore_index, double label_smoothing, bt_Reduction reduction);
 /* Negative log-likelihood of log-probabilities logp [N, C, d...] (or [C]). */
@@ -579,7 +584,8 @@ typedef struct {
 
 void bt_csv_options_init(bt_CsvOptions *opts);
 bt_Csv *bt_read_csv(const char *path, const bt_CsvOptions *opts);   /* opts NULL: defaults */
-/* The same from text in memory (changed in place); name is used in messages. */
+/* The same from text in memory: len bytes, changed in place, with one more
+** byte writable at text[len]; name is used in messages. */
 bt_Csv *bt_parse_csv(char *text, size_t len, const char *name, const bt_CsvOptions *opts);
 void bt_csv_free(bt_Csv *csv);
 /* Every number of a text file separated by white space (FANN data files),

@@ -9,6 +9,7 @@
 #include "../internal.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 static int read_exact(gzFile f, void *buf, size_t n, const char *path) {
@@ -27,6 +28,31 @@ static int read_exact(gzFile f, void *buf, size_t n, const char *path) {
 
 static uint32_t be32(const unsigned char *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Whether the file holds the `need` bytes of data the header announces,
+** checked before memory is taken for them: a corrupt header may claim
+** gigabytes. A plain file is checked by its size; a gzip stream, when the
+** claim exceeds PROBE_MIN, by seeking to its last byte (zlib decompresses
+** up to there), then coming back to the data. */
+#define PROBE_MIN ((int64_t)64 << 20)
+
+static int check_data_size(gzFile f, const char *path, int64_t hbytes, int64_t need) {
+  if (gzdirect(f)) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size - hbytes < need)
+      return bt_seterr("read_idx: %s: the header announces %lld bytes of data, the file holds %lld "
+                       "(truncated or corrupt)", path, (long long)need, (long long)(sb.st_size - hbytes));
+    return 0;
+  }
+  if (need <= PROBE_MIN) return 0;   /* small enough to allocate; reading will tell */
+  char last;
+  if (gzseek(f, (z_off_t)(need - 1), SEEK_CUR) < 0 || gzread(f, &last, 1) != 1)
+    return bt_seterr("read_idx: %s: the header announces %lld bytes of data, the file holds fewer "
+                     "(truncated or corrupt)", path, (long long)need);
+  if (gzseek(f, (z_off_t)hbytes, SEEK_SET) != hbytes)
+    return bt_seterr("read_idx: %s: cannot seek back to the data", path);
+  return 0;
 }
 
 bt_Tensor *bt_read_idx(const char *path) {
@@ -58,8 +84,17 @@ bt_Tensor *bt_read_idx(const char *path) {
   if (read_exact(f, dimbuf, 4 * (size_t)ndim, path) < 0) goto done;
   int64_t shape[BT_MAX_DIMS];
   for (int d = 0; d < ndim; d++) shape[d] = be32(dimbuf + 4 * d);
-  if (!(t = bt_empty(ndim, shape, dt, BT_CPU_DEVICE))) goto done;
-  int64_t n = bt_numel(t);
+  int64_t n = bt_checked_numel("read_idx", ndim, shape);
+  if (n < 0 || n > INT64_MAX / 8) {
+    bt_seterr("read_idx: %s: sizes %s: too many elements (a corrupt header?)", path,
+              bt_shpn(ndim, shape));
+    goto done;
+  }
+  if (check_data_size(f, path, 4 + 4 * (int64_t)ndim, n * (int64_t)es) < 0) goto done;
+  if (!(t = bt_empty(ndim, shape, dt, BT_CPU_DEVICE))) {
+    bt_seterr("read_idx: %s: %s", path, bt_errmsg());
+    goto done;
+  }
   unsigned char *data = t->storage->data;
   if (read_exact(f, data, (size_t)n * es, path) < 0) {
     bt_release(t);

@@ -1,0 +1,238 @@
+/*
+** io/loader.c: the C side of brasa.data.DataLoader: gathering the rows of a
+** batch (dim 0 of every tensor of a data set) into new tensors, now or in a
+** background thread that prepares batch k+1 while the caller uses batch k.
+**
+** The thread does nothing but allocate tensors and copy bytes:
+** - it never calls Lua (the binding runs transforms on the main thread);
+** - it does not use the engine's thread pool, so it never competes with
+**   the main thread's kernels for it (a row copy is memory-bound anyway);
+** - it touches the source tensors only by reading their storage, which the
+**   loader keeps alive with its own references (reference counts are
+**   atomic, so the main thread may retain and release the same tensors);
+** - its errors (an allocation failure) are carried back as a message and
+**   raised by bt_loader_finish on the caller's thread.
+**
+** The sources are detached, contiguous views (a copy only when a source is
+** not contiguous), so a row is one memcpy.
+*/
+#include "../internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+typedef enum { IDLE, REQUESTED, DONE } State;
+
+struct bt_Loader {
+  int n;
+  bt_Tensor **src;          /* detached, contiguous */
+  int64_t *row_bytes;       /* bytes per row of each source */
+  int64_t rows;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+  bool has_thread, stop;
+  State state;              /* guarded by mu */
+  int64_t count, capidx;
+  int64_t *idx;             /* the batch being gathered (a copy) */
+  bt_Tensor **out;          /* its result once DONE */
+  int status;
+  char err[512];
+};
+
+/* ---- gathering ------------------------------------------------------------ */
+
+static int check_indices(const bt_Loader *l, int64_t count, const int64_t *idx) {
+  if (count < 0) return bt_seterr("loader: negative batch size %lld", (long long)count);
+  for (int64_t i = 0; i < count; i++)
+    if (idx[i] < 0 || idx[i] >= l->rows)
+      return bt_seterr("loader: row %lld out of range (the data set has %lld rows)",
+                       (long long)idx[i] + 1, (long long)l->rows);
+  return 0;
+}
+
+/* The rows idx of every source into new tensors out[0..n). Thread-safe: it
+** reads the sources and allocates, nothing else. */
+static int gather(const bt_Loader *l, int64_t count, const int64_t *idx, bt_Tensor **out) {
+  for (int k = 0; k < l->n; k++) out[k] = NULL;
+  for (int k = 0; k < l->n; k++) {
+    const bt_Tensor *s = l->src[k];
+    int64_t shape[BT_MAX_DIMS];
+    memcpy(shape, s->shape, sizeof shape);
+    shape[0] = count;
+    bt_Tensor *t = bt_empty(s->ndim, shape, s->dtype, BT_CPU_DEVICE);
+    if (!t) {
+      for (int j = 0; j < k; j++) bt_release(out[j]);
+      return -1;
+    }
+    const char *from = bt_data(s);
+    char *to = bt_data(t);
+    size_t rb = (size_t)l->row_bytes[k];
+    for (int64_t i = 0; i < count; i++) memcpy(to + (size_t)i * rb, from + (size_t)idx[i] * rb, rb);
+    out[k] = t;
+  }
+  return 0;
+}
+
+int bt_loader_gather(bt_Loader *l, int64_t count, const int64_t *idx, bt_Tensor **out) {
+  if (check_indices(l, count, idx) < 0) return -1;
+  return gather(l, count, idx, out);
+}
+
+/* ---- the background thread ---------------------------------------------------- */
+
+static void *worker(void *arg) {
+  bt_Loader *l = arg;
+  pthread_mutex_lock(&l->mu);
+  for (;;) {
+    while (!l->stop && l->state != REQUESTED) pthread_cond_wait(&l->cv, &l->mu);
+    if (l->stop) break;
+    pthread_mutex_unlock(&l->mu);
+    int status = gather(l, l->count, l->idx, l->out);
+    pthread_mutex_lock(&l->mu);
+    l->status = status;
+    if (status < 0) snprintf(l->err, sizeof l->err, "%s", bt_errmsg());
+    l->state = DONE;
+    pthread_cond_broadcast(&l->cv);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+/* Waits for the batch in flight (mu held); its tensors go to out, or are
+** released when out is NULL. */
+static int wait_done(bt_Loader *l, bt_Tensor **out) {
+  while (l->state == REQUESTED) pthread_cond_wait(&l->cv, &l->mu);
+  int status = l->status;
+  for (int k = 0; k < l->n; k++) {
+    if (out && status == 0) out[k] = l->out[k];
+    else bt_release(l->out[k]);
+    l->out[k] = NULL;
+  }
+  l->state = IDLE;
+  if (status < 0 && out) bt_seterr("%s", l->err);
+  return status;
+}
+
+int bt_loader_start(bt_Loader *l, int64_t count, const int64_t *idx) {
+  if (check_indices(l, count, idx) < 0) return -1;
+  pthread_mutex_lock(&l->mu);
+  if (l->state != IDLE) wait_done(l, NULL);   /* an unclaimed batch: dropped */
+  int status = 0;
+  if (count > l->capidx) {
+    int64_t *p = realloc(l->idx, (size_t)count * sizeof *p);
+    if (!p) {
+      status = bt_seterr("loader: out of memory");
+      goto done;
+    }
+    l->idx = p;
+    l->capidx = count;
+  }
+  if (count) memcpy(l->idx, idx, (size_t)count * sizeof *idx);
+  l->count = count;
+  if (!l->has_thread) {
+    /* Signals (Ctrl-C in the REPL) go to the caller's thread: the worker
+    ** starts with all of them blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&l->thread, NULL, worker, l);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+      status = bt_seterr("loader: cannot start the prefetch thread");
+      goto done;
+    }
+    l->has_thread = true;
+  }
+  l->state = REQUESTED;
+  pthread_cond_broadcast(&l->cv);
+done:
+  pthread_mutex_unlock(&l->mu);
+  return status;
+}
+
+int bt_loader_finish(bt_Loader *l, bt_Tensor **out) {
+  pthread_mutex_lock(&l->mu);
+  int status = l->state == IDLE ? bt_seterr("loader: no batch was started") : wait_done(l, out);
+  pthread_mutex_unlock(&l->mu);
+  return status;
+}
+
+bool bt_loader_pending(const bt_Loader *l) {
+  bt_Loader *m = (bt_Loader *)l;   /* the lock is not part of the value */
+  pthread_mutex_lock(&m->mu);
+  bool pending = m->state != IDLE;
+  pthread_mutex_unlock(&m->mu);
+  return pending;
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+bt_Loader *bt_loader_new(int n, bt_Tensor *const *tensors) {
+  if (n < 1) return bt_seterr("loader: no tensors"), NULL;
+  for (int k = 0; k < n; k++) {
+    const bt_Tensor *t = tensors[k];
+    if (t->storage->device.type != BT_CPU)
+      return bt_seterr("loader: tensor %d is on a GPU (data sets stay on the CPU; move batches "
+                       "to the GPU instead)", k + 1), NULL;
+    if (t->ndim < 1) return bt_seterr("loader: tensor %d is 0-dim (no rows)", k + 1), NULL;
+    if (t->shape[0] != tensors[0]->shape[0])
+      return bt_seterr("loader: tensors 1 and %d have %lld and %lld rows", k + 1,
+                       (long long)tensors[0]->shape[0], (long long)t->shape[0]), NULL;
+  }
+  bt_Loader *l = calloc(1, sizeof *l);
+  if (!l) return bt_seterr("loader: out of memory"), NULL;
+  l->src = calloc((size_t)n, sizeof *l->src);
+  l->out = calloc((size_t)n, sizeof *l->out);
+  l->row_bytes = calloc((size_t)n, sizeof *l->row_bytes);
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->cv, NULL);
+  if (!l->src || !l->out || !l->row_bytes) {
+    bt_loader_free(l);
+    return bt_seterr("loader: out of memory"), NULL;
+  }
+  l->n = n;
+  l->rows = tensors[0]->shape[0];
+  bool grad = bt_set_grad_enabled(false);   /* the copies stay outside any graph */
+  for (int k = 0; k < n; k++) {
+    bt_Tensor *c = bt_contiguous(tensors[k]);
+    l->src[k] = c ? bt_detach(c) : NULL;
+    bt_release(c);
+    if (!l->src[k]) {
+      bt_set_grad_enabled(grad);
+      bt_loader_free(l);
+      return NULL;
+    }
+    int64_t per_row = 1;
+    for (int d = 1; d < l->src[k]->ndim; d++) per_row *= l->src[k]->shape[d];
+    l->row_bytes[k] = per_row * (int64_t)bt_dtype_size(l->src[k]->dtype);
+  }
+  bt_set_grad_enabled(grad);
+  return l;
+}
+
+void bt_loader_free(bt_Loader *l) {
+  if (!l) return;
+  if (l->has_thread) {
+    pthread_mutex_lock(&l->mu);
+    if (l->state != IDLE) wait_done(l, NULL);
+    l->stop = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->thread, NULL);
+  }
+  if (l->src)
+    for (int k = 0; k < l->n; k++) bt_release(l->src[k]);
+  free(l->src);
+  free(l->out);
+  free(l->row_bytes);
+  free(l->idx);
+  pthread_mutex_destroy(&l->mu);
+  pthread_cond_destroy(&l->cv);
+  free(l);
+}
+
+int64_t bt_loader_rows(const bt_Loader *l) { return l->rows; }
+int bt_loader_ntensors(const bt_Loader *l) { return l->n; }
