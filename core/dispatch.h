@@ -71,6 +71,20 @@ typedef struct bt_Backend {
   /* @section norm kernels */
   /* @end norm kernels */
   /* @section optim kernels */
+  /* Optimiser updates (ops/optim.c checks): param, grad and the states
+  ** contiguous, of one shape and one float dtype; optional states NULL. */
+  int (*sgd_step)(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *buf, const bt_SGDOpts *o);
+  int (*adam_step)(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *exp_avg,
+                   bt_Tensor *exp_avg_sq, bt_Tensor *max_exp_avg_sq, const bt_AdamOpts *o);
+  int (*rmsprop_step)(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *square_avg,
+                      bt_Tensor *grad_avg, bt_Tensor *buf, const bt_RMSpropOpts *o);
+  int (*adagrad_step)(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *sum, const bt_AdagradOpts *o);
+  int (*adadelta_step)(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *square_avg,
+                       bt_Tensor *acc_delta, const bt_AdadeltaOpts *o);
+  /* g contiguous, float: *out = sum of |g|^p, or max |g| when p is infinite. */
+  int (*grad_norm)(const bt_Tensor *g, double p, double *out);
+  /* g contiguous, float: g = clamp(g * scale, lo, hi) in place (NaN stays). */
+  int (*scale_clamp)(bt_Tensor *g, double scale, double lo, double hi);
   /* @end optim kernels */
 } bt_Backend;
 

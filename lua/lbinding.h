@@ -50,6 +50,7 @@ void lb_open_index(lua_State *L, int methods, int module);
 void lb_open_io(lua_State *L, int module);
 void lb_open_data(lua_State *L, int module);   /* ldata.c: brasa.core._data */
 /* @section nn bindings */
+void lb_open_optim(lua_State *L, int methods, int module, int nnf);
 /* @end nn bindings */
 
 #endif

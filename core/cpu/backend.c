@@ -28,5 +28,12 @@ const bt_Backend bt_cpu_backend = {
   /* @section norm kernels */
   /* @end norm kernels */
   /* @section optim kernels */
+  .sgd_step = bt_cpu_sgd_step,
+  .adam_step = bt_cpu_adam_step,
+  .rmsprop_step = bt_cpu_rmsprop_step,
+  .adagrad_step = bt_cpu_adagrad_step,
+  .adadelta_step = bt_cpu_adadelta_step,
+  .grad_norm = bt_cpu_grad_norm,
+  .scale_clamp = bt_cpu_scale_clamp,
   /* @end optim kernels */
 };

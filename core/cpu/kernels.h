@@ -34,6 +34,17 @@ int bt_cpu_sort(bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in, int 
 /* @section norm kernels */
 /* @end norm kernels */
 /* @section optim kernels */
+int bt_cpu_sgd_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *buf, const bt_SGDOpts *o);
+int bt_cpu_adam_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *exp_avg,
+                     bt_Tensor *exp_avg_sq, bt_Tensor *max_exp_avg_sq, const bt_AdamOpts *o);
+int bt_cpu_rmsprop_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *square_avg,
+                        bt_Tensor *grad_avg, bt_Tensor *buf, const bt_RMSpropOpts *o);
+int bt_cpu_adagrad_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *sum,
+                        const bt_AdagradOpts *o);
+int bt_cpu_adadelta_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *square_avg,
+                         bt_Tensor *acc_delta, const bt_AdadeltaOpts *o);
+int bt_cpu_grad_norm(const bt_Tensor *g, double p, double *out);
+int bt_cpu_scale_clamp(bt_Tensor *g, double scale, double lo, double hi);
 /* @end optim kernels */
 
 #endif
