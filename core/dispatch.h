@@ -65,10 +65,89 @@ typedef struct bt_Backend {
   int (*index_add)(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_Tensor *src);
   int (*sort)(bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in, int dim, bool descending);
   /* @section conv kernels */
+  /* Convolution (cpu/conv.c): tensors contiguous and of one dtype (f32 or
+  ** f64), shaped as g states (bt_ConvGeom in brasa.h): x [n, c, h, w],
+  ** y [n, oc, oh, ow], w [oc, c/groups, kh, kw]; bias NULL or [oc] (conv2d)
+  ** or [c] (conv2d_input). conv2d: y = conv(x, w) + bias. conv2d_input: x =
+  ** the adjoint of conv in x applied to y (a transposed convolution) + bias.
+  ** conv2d_weight: w = the adjoint of conv in w, summed over the batch, and
+  ** bias (NULL or [oc]) = the sum of y over every dim but 1 (the bias's
+  ** gradient). Outputs are overwritten (their old values are never read). */
+  int (*conv2d)(bt_Tensor *y, const bt_Tensor *x, const bt_Tensor *w, const bt_Tensor *bias,
+                const bt_ConvGeom *g);
+  int (*conv2d_input)(bt_Tensor *x, const bt_Tensor *y, const bt_Tensor *w,
+                      const bt_Tensor *bias, const bt_ConvGeom *g);
+  int (*conv2d_weight)(bt_Tensor *w, bt_Tensor *bias, const bt_Tensor *x, const bt_Tensor *y,
+                       const bt_ConvGeom *g);
   /* @end conv kernels */
   /* @section pool kernels */
+  /* Pooling (cpu/pool.c): in [P, H, W] and out [P, OH, OW], contiguous, f32
+  ** or f64; indices i64 [P, OH, OW] (flat in each plane) or NULL. o has its
+  ** defaults filled in (stride, dilation >= 1); o NULL: adaptive windows. */
+  int (*max_pool2d)(bt_Tensor *out, bt_Tensor *indices, const bt_Tensor *in, const bt_PoolOpts *o);
+  int (*avg_pool2d)(bt_Tensor *out, const bt_Tensor *in, const bt_PoolOpts *o);
+  /* gin [P, H, W] (overwritten); gout, indices [P, OH, OW]; all contiguous.
+  ** An index outside [0, H*W) fails naming the op. */
+  int (*max_pool2d_backward)(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices);
+  int (*avg_pool2d_backward)(bt_Tensor *gin, const bt_Tensor *gout, const bt_PoolOpts *o);
+  /* out [P, OH, OW] from in [P, H, W] (and the adjoint); scales[d] > 0 when given. */
+  int (*upsample2d)(bt_Tensor *out, const bt_Tensor *in, bt_UpsampleMode mode,
+                    const double *scales, bool align_corners);
+  int (*upsample2d_backward)(bt_Tensor *gin, const bt_Tensor *gout, bt_UpsampleMode mode,
+                             const double *scales, bool align_corners);
   /* @end pool kernels */
   /* @section norm kernels */
+  /* All f32 or all f64, contiguous. x, y [N, C, S]; weight, bias [C] or NULL;
+  ** mean, invstd [C]: written when training (batch mean, 1/sqrt(biased var +
+  ** eps)), and then running_mean/running_var ([C] or NULL) are updated with
+  ** momentum and the unbiased variance; not training: computed from
+  ** running_mean and running_var (both given). */
+  int (*batch_norm)(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Tensor *x,
+                    const bt_Tensor *weight, const bt_Tensor *bias, bt_Tensor *running_mean,
+                    bt_Tensor *running_var, bool training, double momentum, double eps);
+  /* Closed-form backward; g, x and gx [N, C, S]; gx, gw, gb ([C]) may be NULL.
+  ** training: the statistics depend on x; otherwise they are constants. */
+  int (*batch_norm_backward)(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
+                             const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
+                             const bt_Tensor *invstd, bool training);
+  /* x, y [M, K] (rows normalised); weight, bias [K] or NULL; mean, invstd [M]. */
+  int (*layer_norm)(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Tensor *x,
+                    const bt_Tensor *weight, const bt_Tensor *bias, double eps);
+  /* g, x, gx [M, K]; gw, gb [K]; any of gx, gw, gb may be NULL. */
+  int (*layer_norm_backward)(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
+                             const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
+                             const bt_Tensor *invstd);
+  /* x, y of one shape, any float dtype; mask (bool) too: element i is kept
+  ** (y = x / (1 - p)) when Philox uniform number i of (seed, counter) >= p. */
+  int (*dropout)(bt_Tensor *y, bt_Tensor *mask, const bt_Tensor *x, double p, uint64_t seed,
+                 uint64_t counter);
+  /* gx = g * mask * scale; all of one shape, g and gx of one float dtype. */
+  int (*dropout_backward)(bt_Tensor *gx, const bt_Tensor *g, const bt_Tensor *mask, double scale);
+  /* ids [n] (i64/i32, 0-based, -1: a zero row, else in [0, V)); weight [V, D];
+  ** out [n, D] of weight's dtype. */
+  int (*embedding)(bt_Tensor *out, const bt_Tensor *ids, const bt_Tensor *weight);
+  /* gw [V, D] = rows of g [n, D] summed by id, skipping -1 and padding_idx. */
+  int (*embedding_backward)(bt_Tensor *gw, const bt_Tensor *g, const bt_Tensor *ids,
+                            int64_t padding_idx);
+  /* x, y [A, C, B], softmax over C (log: log_softmax). */
+  int (*softmax)(bt_Tensor *y, const bt_Tensor *x, bool log);
+  /* g, y, gx [A, C, B]: gx = y (g - sum_C g y), or (log) g - exp(y) sum_C g. */
+  int (*softmax_backward)(bt_Tensor *gx, const bt_Tensor *g, const bt_Tensor *y, bool log);
+  /* x [R, C] (R rows of C class scores); target [R] (i64/i32, 0-based);
+  ** weight [C] or NULL. Rows whose target is ignore_index count nothing
+  ** (loss 0). Writes loss [R] (or NULL), lse [R] (logsumexp of each row),
+  ** totals[0] = the sum of the losses and totals[1] = the sum of the counted
+  ** targets' weights. logp: x holds log-probabilities (NLL: lse is NULL,
+  ** smoothing 0). A target outside [0, C) fails naming it (1-based). */
+  int (*class_loss)(bt_Tensor *loss, bt_Tensor *lse, double *totals, const bt_Tensor *x,
+                    const bt_Tensor *target, const bt_Tensor *weight, int64_t ignore_index,
+                    double smoothing, bool logp);
+  /* gx [R, C] = scale[r] * d loss[r] / dx for the loss above; scale is [R],
+  ** or 0-dim for every row. */
+  int (*class_loss_backward)(bt_Tensor *gx, const bt_Tensor *scale, const bt_Tensor *x,
+                             const bt_Tensor *lse, const bt_Tensor *target,
+                             const bt_Tensor *weight, int64_t ignore_index, double smoothing,
+                             bool logp);
   /* @end norm kernels */
   /* @section optim kernels */
   /* Optimiser updates (ops/optim.c checks): param, grad and the states

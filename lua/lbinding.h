@@ -50,6 +50,9 @@ void lb_open_index(lua_State *L, int methods, int module);
 void lb_open_io(lua_State *L, int module);
 void lb_open_data(lua_State *L, int module);   /* ldata.c: brasa.core._data */
 /* @section nn bindings */
+void lb_open_nn_norm(lua_State *L, int methods, int module, int nnf);   /* lnn_norm.c */
+void lb_open_nn_conv(lua_State *L, int methods, int module, int nnf);
+void lb_open_nn_pool(lua_State *L, int methods, int module, int nnf);
 void lb_open_optim(lua_State *L, int methods, int module, int nnf);
 /* @end nn bindings */
 

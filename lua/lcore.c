@@ -26,6 +26,9 @@ int luaopen_brasa_core(lua_State *L) {
   lua_pushvalue(L, nnf);
   lua_setfield(L, module, "_nnf");
   /* @section nn bindings: one line per file, lb_open_X(L, methods, module, nnf) */
+  lb_open_nn_norm(L, methods, module, nnf);
+  lb_open_nn_conv(L, methods, module, nnf);
+  lb_open_nn_pool(L, methods, module, nnf);
   lb_open_optim(L, methods, module, nnf);
   /* @end nn bindings */
   (void)nnf;

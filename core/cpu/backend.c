@@ -22,10 +22,31 @@ const bt_Backend bt_cpu_backend = {
   .index_add = bt_cpu_index_add,
   .sort = bt_cpu_sort,
   /* @section conv kernels */
+  .conv2d = bt_cpu_conv2d,
+  .conv2d_input = bt_cpu_conv2d_input,
+  .conv2d_weight = bt_cpu_conv2d_weight,
   /* @end conv kernels */
   /* @section pool kernels */
+  .max_pool2d = bt_cpu_max_pool2d,
+  .avg_pool2d = bt_cpu_avg_pool2d,
+  .max_pool2d_backward = bt_cpu_max_pool2d_backward,
+  .avg_pool2d_backward = bt_cpu_avg_pool2d_backward,
+  .upsample2d = bt_cpu_upsample2d,
+  .upsample2d_backward = bt_cpu_upsample2d_backward,
   /* @end pool kernels */
   /* @section norm kernels */
+  .batch_norm = bt_cpu_batch_norm,
+  .batch_norm_backward = bt_cpu_batch_norm_backward,
+  .layer_norm = bt_cpu_layer_norm,
+  .layer_norm_backward = bt_cpu_layer_norm_backward,
+  .dropout = bt_cpu_dropout,
+  .dropout_backward = bt_cpu_dropout_backward,
+  .embedding = bt_cpu_embedding,
+  .embedding_backward = bt_cpu_embedding_backward,
+  .softmax = bt_cpu_softmax,
+  .softmax_backward = bt_cpu_softmax_backward,
+  .class_loss = bt_cpu_class_loss,
+  .class_loss_backward = bt_cpu_class_loss_backward,
   /* @end norm kernels */
   /* @section optim kernels */
   .sgd_step = bt_cpu_sgd_step,

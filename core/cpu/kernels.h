@@ -28,10 +28,53 @@ int bt_cpu_sort(bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in, int 
                 bool descending);
 
 /* @section conv kernels */
+/* cpu/conv.c (+ conv_avx512.c): convolutions (shapes: dispatch.h) */
+int bt_cpu_conv2d(bt_Tensor *y, const bt_Tensor *x, const bt_Tensor *w, const bt_Tensor *bias,
+                  const bt_ConvGeom *g);
+int bt_cpu_conv2d_input(bt_Tensor *x, const bt_Tensor *y, const bt_Tensor *w,
+                        const bt_Tensor *bias, const bt_ConvGeom *g);
+int bt_cpu_conv2d_weight(bt_Tensor *w, bt_Tensor *bias, const bt_Tensor *x, const bt_Tensor *y,
+                         const bt_ConvGeom *g);
 /* @end conv kernels */
 /* @section pool kernels */
+int bt_cpu_max_pool2d(bt_Tensor *out, bt_Tensor *indices, const bt_Tensor *in, const bt_PoolOpts *o);
+int bt_cpu_avg_pool2d(bt_Tensor *out, const bt_Tensor *in, const bt_PoolOpts *o);
+int bt_cpu_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices);
+int bt_cpu_avg_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_PoolOpts *o);
+int bt_cpu_upsample2d(bt_Tensor *out, const bt_Tensor *in, bt_UpsampleMode mode,
+                      const double *scales, bool align_corners);
+int bt_cpu_upsample2d_backward(bt_Tensor *gin, const bt_Tensor *gout, bt_UpsampleMode mode,
+                               const double *scales, bool align_corners);
 /* @end pool kernels */
 /* @section norm kernels */
+/* cpu/norm.c: batch and layer norm, dropout, embedding */
+int bt_cpu_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Tensor *x,
+                      const bt_Tensor *weight, const bt_Tensor *bias, bt_Tensor *running_mean,
+                      bt_Tensor *running_var, bool training, double momentum, double eps);
+int bt_cpu_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
+                               const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
+                               const bt_Tensor *invstd, bool training);
+int bt_cpu_layer_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Tensor *x,
+                      const bt_Tensor *weight, const bt_Tensor *bias, double eps);
+int bt_cpu_layer_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
+                               const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
+                               const bt_Tensor *invstd);
+int bt_cpu_dropout(bt_Tensor *y, bt_Tensor *mask, const bt_Tensor *x, double p, uint64_t seed,
+                   uint64_t counter);
+int bt_cpu_dropout_backward(bt_Tensor *gx, const bt_Tensor *g, const bt_Tensor *mask, double scale);
+int bt_cpu_embedding(bt_Tensor *out, const bt_Tensor *ids, const bt_Tensor *weight);
+int bt_cpu_embedding_backward(bt_Tensor *gw, const bt_Tensor *g, const bt_Tensor *ids,
+                              int64_t padding_idx);
+/* cpu/softmax.c: softmax, log_softmax, cross-entropy and NLL */
+int bt_cpu_softmax(bt_Tensor *y, const bt_Tensor *x, bool log);
+int bt_cpu_softmax_backward(bt_Tensor *gx, const bt_Tensor *g, const bt_Tensor *y, bool log);
+int bt_cpu_class_loss(bt_Tensor *loss, bt_Tensor *lse, double *totals, const bt_Tensor *x,
+                      const bt_Tensor *target, const bt_Tensor *weight, int64_t ignore_index,
+                      double smoothing, bool logp);
+int bt_cpu_class_loss_backward(bt_Tensor *gx, const bt_Tensor *scale, const bt_Tensor *x,
+                               const bt_Tensor *lse, const bt_Tensor *target,
+                               const bt_Tensor *weight, int64_t ignore_index, double smoothing,
+                               bool logp);
 /* @end norm kernels */
 /* @section optim kernels */
 int bt_cpu_sgd_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *buf, const bt_SGDOpts *o);

@@ -48,7 +48,21 @@ M.functions = {'cat', 'stack', 'where'}
 
 -- Differentiable functions of brasa.nn.functional (conv, pooling, norms,
 -- losses...): each needs a first-order check too.
-M.nn_functional = {}
+M.nn_functional = {
+  -- convolutions (lua/lnn_conv.c)
+  'conv1d', 'conv2d', 'conv_transpose1d', 'conv_transpose2d',
+  -- pooling and resampling (lua/lnn_pool.c)
+  'max_pool1d', 'max_pool2d', 'avg_pool1d', 'avg_pool2d', 'adaptive_avg_pool1d',
+  'adaptive_avg_pool2d', 'adaptive_max_pool1d', 'adaptive_max_pool2d', 'global_avg_pool1d',
+  'global_avg_pool2d', 'global_max_pool1d', 'global_max_pool2d', 'interpolate', 'upsample',
+  'upsample_nearest', 'upsample_bilinear',
+  -- normalisation, dropout, embedding, softmax, class losses (lua/lnn_norm.c)
+  'batch_norm', 'layer_norm', 'dropout', 'embedding', 'softmax', 'log_softmax', 'cross_entropy',
+  'nll_loss',
+  -- written in Lua by brasa.nn (lua/brasa/nn/layers.lua, losses.lua)
+  'linear', 'selu', 'silu', 'mse_loss', 'l1_loss', 'huber_loss', 'smooth_l1_loss',
+  'binary_cross_entropy', 'binary_cross_entropy_with_logits', 'kl_div', 'cosine_embedding_loss',
+}
 
 -- Operators and indexing (x[...] reads; x[...] = t writes).
 M.metamethods = {'__add', '__sub', '__mul', '__div', '__pow', '__mod', '__unm', '__index'}

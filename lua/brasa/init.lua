@@ -43,6 +43,10 @@ setmetatable(brasa, {
   end,
 })
 
+-- brasa.load(path, opts?) -> a model saved with model:save (brasa.serialize;
+-- it loads the rest of the library only when called).
+brasa.load = require('brasa.serialize').load
+
 -- Documentation entries of the core (lua/brasa/docs/*.lua).
 require 'brasa.docs'
 require('brasa.docs.tensor').bind_all(brasa)

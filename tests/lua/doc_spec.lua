@@ -7,10 +7,17 @@
 --    tables ('brasa.autograd.grad'), and every tensor method an entry
 --    'Tensor:NAME'; each function value is bound to an entry (help(f)).
 -- 2. Every example of the core's entries ('brasa.NAME', 'brasa.autograd.NAME',
---    'Tensor...') runs without raising. Entries of the submodules above
---    ('brasa.plot.lines', ...) are run by their own specs.
+--    'Tensor...') and of brasa.nn and brasa.optim runs without raising.
+--    Entries of the other submodules ('brasa.plot.lines', ...) are run by
+--    their own specs.
 -- 3. In those examples, a line `print(...)  --> shown` prints `shown`, tensor
 --    header lines and all whitespace aside.
+-- 4. brasa.nn and brasa.optim are walked too: every class ('brasa.nn.Linear'),
+--    every method defined on a class ('brasa.nn.Module:parameters'; init,
+--    forward and extra_repr of the classes deriving from Module are covered
+--    by the class's entry) and every function of their tables
+--    ('brasa.nn.functional.conv2d', 'brasa.nn.init.zeros_',
+--    'brasa.optim.Adam', 'brasa.optim.lr_scheduler.StepLR') has an entry.
 
 local brasa = require 'brasa'
 local doc = require 'brasa.doc'
@@ -26,9 +33,11 @@ local function sorted_keys(t)
   return ks
 end
 
--- The entries whose examples this spec runs.
+-- The entries whose examples this spec runs: the core's, brasa.nn's and
+-- brasa.optim's (those of the other submodules run in their own specs).
 local function is_core(name)
   if name:match('^Tensor') or name:match('^brasa%.[%w_]+$') then return true end
+  if name:match('^brasa%.nn[%.:]') or name:match('^brasa%.optim[%.:]') then return true end
   local t = name:match('^brasa%.([%w_]+)%.[%w_]+$')
   return t ~= nil and not SUBMODULES[t]
 end
@@ -66,7 +75,11 @@ local function run_example(e)
     printed[line] = printed[line] or {}
     table.insert(printed[line], table.concat(t, '\t', 1, t.n))
   end
-  local env = setmetatable({brasa = brasa, print = print_}, {__index = _G})
+  -- nn and optim as the brasa REPL binds them
+  local env = setmetatable({brasa = brasa, print = print_}, {__index = function(_, k)
+    if k == 'nn' or k == 'optim' then return brasa[k] end
+    return _G[k]
+  end})
   local chunk, err = load(e.example, chunkname, 't', env)
   if not chunk then return false, err, printed end
   local state = save_state()
@@ -161,5 +174,54 @@ describe('the documentation registry', function()
       end
     end
     assert(#wrong == 0, #wrong .. ' example results differ:\n  ' .. table.concat(wrong, '\n  '))
+  end)
+end)
+
+describe('the documentation of brasa.nn and brasa.optim', function()
+  -- Methods every class defines, covered by the class's entry: a module's
+  -- init, forward and extra_repr (documented once on nn.Module), a
+  -- constructor new.
+  local PER_CLASS = {init = true, forward = true, extra_repr = true, new = true}
+
+  local function is_class(v)
+    return type(v) == 'table' and (rawget(v, '__name') ~= nil or rawget(v, '__index') ~= nil)
+  end
+
+  -- Walks table t (named prefix): functions, classes and sub-tables. A class
+  -- passes with an entry of its name or when it is bound to one (the same
+  -- class under a second name: brasa.optim.lr_scheduler.StepLR). A
+  -- method passes with an entry of its own ('brasa.nn.Linear:reset_parameters')
+  -- or when its function is bound to an entry (an alias such as nn.Dense, or
+  -- an override documented on a parent class).
+  local function walk(t, prefix, missing, unbound, depth)
+    for _, k in ipairs(sorted_keys(t)) do
+      local v = rawget(t, k)
+      local name = prefix .. '.' .. k
+      if k:sub(1, 1) == '_' then   -- luacheck: ignore
+      elseif type(v) == 'function' then
+        if not doc.get(name) then missing[#missing + 1] = name
+        elseif not doc.get(v) then unbound[#unbound + 1] = name end
+      elseif is_class(v) then
+        if not doc.get(name) and not doc.get(v) then missing[#missing + 1] = name end
+        for _, m in ipairs(sorted_keys(v)) do
+          local f = rawget(v, m)
+          if type(f) == 'function' and m:sub(1, 1) ~= '_' and not (PER_CLASS[m] and k ~= 'Module') then
+            local own = doc.get(name .. ':' .. m) or doc.get(name .. '.' .. m)
+            if not own and not doc.get(f) then missing[#missing + 1] = name .. ':' .. m
+            elseif not doc.get(f) then unbound[#unbound + 1] = own.name end
+          end
+        end
+      elseif type(v) == 'table' and depth < 2 and not brasa.is_tensor(v) then
+        walk(v, name, missing, unbound, depth + 1)
+      end
+    end
+  end
+
+  it('has an entry for every class, method and function', function()
+    local missing, unbound = {}, {}
+    walk(brasa.nn, 'brasa.nn', missing, unbound, 0)
+    walk(brasa.optim, 'brasa.optim', missing, unbound, 0)
+    assert(#missing == 0, #missing .. ' without a doc entry: ' .. table.concat(missing, ', '))
+    assert(#unbound == 0, #unbound .. ' not bound to their entry (doc.bind): ' .. table.concat(unbound, ', '))
   end)
 end)
