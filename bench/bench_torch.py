@@ -51,11 +51,25 @@ def measure(fn):
     return med, n
 
 
+def blas_threads():
+    """OpenBLAS's own thread count in this process, or -1 if unknown: a
+    PyTorch built with BLAS=OpenBLAS (Debian's) does not pass
+    torch.set_num_threads on to it, so its GEMMs may use more threads."""
+    import ctypes
+    for name in ("libopenblas.so.0", "libblas.so.3"):
+        try:
+            return int(ctypes.CDLL(name).openblas_get_num_threads())
+        except (OSError, AttributeError):
+            pass
+    return -1
+
+
 def child(threads):
     """One configuration; prints a JSON object of results on stdout."""
     import torch
     torch.set_num_threads(threads)
-    res = {"threads": torch.get_num_threads(), "version": torch.__version__}
+    res = {"threads": torch.get_num_threads(), "version": torch.__version__,
+           "blas_threads": blas_threads()}
 
     a, b = torch.tensor([1.5]), torch.tensor([2.5])
 
@@ -153,6 +167,8 @@ def main():
     print("bench_torch: PyTorch %s; median of %d repeats, samples >= %.2f s"
           % (r1["version"], REPEATS, MIN_S))
     print("runs: (1) torch.set_num_threads(1); (2) 2 threads with OMP_WAIT_POLICY=passive")
+    print("OpenBLAS threads inside torch (GEMMs): run (1) %d, run (2) %d"
+          % (r1["blas_threads"], r2["blas_threads"]))
     rows = [("tiny op a + b", "tiny_add_ns", "ns"), ("tiny op a.add(b)", "tiny_method_add_ns", "ns"),
             ("tiny op a + 1", "tiny_add_number_ns", "ns"), ("tiny op a.exp()", "tiny_exp_ns", "ns"),
             ("tiny graph (a*b).sum().backward()", "graph_us", "us"),

@@ -22,6 +22,14 @@ void bt_storage_release(bt_Storage *s);
 void *bt_alloc(const char *op, int64_t nbytes, bt_DeviceType dev);
 void bt_free(void *p, int64_t nbytes, bt_DeviceType dev);
 
+/* ---- cpu/block_cache.c: freed CPU blocks kept for reuse ---------------- */
+
+size_t bt_block_size(size_t n);          /* bytes actually allocated for n */
+void *bt_block_take(size_t n);           /* a cached block for n bytes, or NULL */
+bool bt_block_put(void *p, size_t n);    /* keeps p (allocated for n); false: free it */
+void bt_block_cache_clear(void);
+int64_t bt_block_cache_bytes(void);
+
 /* ---- tensor.c ----------------------------------------------------------- */
 
 /* A tensor struct over an existing storage (retained); no data is touched. */

@@ -66,7 +66,8 @@ static bool injected_failure(void) {
 #define BIG_BLOCK ((size_t)32 << 20)
 #define HUGE_PAGE ((size_t)2 << 20)
 
-static void *cpu_alloc(size_t nbytes) {
+static void *cpu_alloc_fresh(size_t nbytes) {
+  nbytes = bt_block_size(nbytes);   /* a size class when the block may be cached */
   if (nbytes >= BIG_BLOCK) {
     size_t n = (nbytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     void *p = aligned_alloc(HUGE_PAGE, n);
@@ -77,6 +78,19 @@ static void *cpu_alloc(size_t nbytes) {
   }
   size_t n = (nbytes + 63) & ~(size_t)63;
   return aligned_alloc(64, n ? n : 64);
+}
+
+/* A cached block if one fits, else a fresh one; on failure the cache is
+** emptied and the allocation tried again. */
+static void *cpu_alloc(size_t nbytes) {
+  void *p = bt_block_take(nbytes);
+  if (p) return p;
+  p = cpu_alloc_fresh(nbytes);
+  if (!p && bt_block_cache_bytes() > 0) {
+    bt_block_cache_clear();
+    p = cpu_alloc_fresh(nbytes);
+  }
+  return p;
 }
 
 void *bt_alloc(const char *op, int64_t nbytes, bt_DeviceType dev) {
@@ -104,8 +118,11 @@ void *bt_alloc(const char *op, int64_t nbytes, bt_DeviceType dev) {
 
 void bt_free(void *p, int64_t nbytes, bt_DeviceType dev) {
   if (!p) return;
-  if (dev == BT_CPU) free(p);
-  else dev_free[dev](p);
+  if (dev == BT_CPU) {
+    if (!bt_block_put(p, (size_t)nbytes)) free(p);
+  } else {
+    dev_free[dev](p);
+  }
   report(dev, -nbytes);
 }
 
