@@ -15,6 +15,23 @@ local entries = {}        -- name -> entry
 local by_value = setmetatable({}, {__mode = 'k'})   -- function/table -> entry
 local order = {}          -- names in registration order
 
+-- Loads the bulk of the entries on the first lookup (set by brasa's init).
+local loader
+
+--- Sets the function that loads the documentation files; it runs once,
+-- before the first lookup.
+function doc.on_first_lookup(fn)
+  loader = fn
+end
+
+local function ensure_loaded()
+  if loader then
+    local fn = loader
+    loader = nil
+    fn()
+  end
+end
+
 --- Registers an entry: {name, signature, summary, text = ..., example = ...}.
 function doc.add(e)
   local name, sig, summary = e[1] or e.name, e[2] or e.signature, e[3] or e.summary
@@ -41,12 +58,14 @@ end
 
 --- The entry for a name or a value, or nil.
 function doc.get(key)
+  ensure_loaded()
   if type(key) == 'string' then return entries[key] end
   return by_value[key]
 end
 
 --- All names, in registration order.
 function doc.names()
+  ensure_loaded()
   local t = {}
   for i, n in ipairs(order) do t[i] = n end
   return t
@@ -54,6 +73,7 @@ end
 
 --- Entries whose name, summary or text contain word (case-insensitive).
 function doc.search(word)
+  ensure_loaded()
   word = word:lower()
   local found = {}
   for _, n in ipairs(order) do

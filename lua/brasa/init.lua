@@ -47,8 +47,12 @@ setmetatable(brasa, {
 -- it loads the rest of the library only when called).
 brasa.load = require('brasa.serialize').load
 
--- Documentation entries of the core (lua/brasa/docs/*.lua).
-require 'brasa.docs'
-require('brasa.docs.tensor').bind_all(brasa)
+-- Documentation entries (lua/brasa/docs/*.lua) load on the first lookup
+-- (help, apropos, doc.get): they are a large table that start-up and the
+-- collector need not carry in scripts that never ask for help.
+brasa.doc.on_first_lookup(function()
+  require 'brasa.docs'
+  require('brasa.docs.tensor').bind_all(brasa)
+end)
 
 return brasa
