@@ -16,7 +16,9 @@
 -- Every figure is the median of BENCH_REPEATS samples (default 5), each
 -- >= BENCH_MIN_S seconds (default 0.3). BENCH_ROUNDS (default 1) repeats the
 -- whole comparison and keeps each side's best round (the machine may be
--- shared). Run from the repository root:
+-- shared); BENCH_NO_TORCH=1 runs brasa's side only (with BRASA_CONV_GENERIC=1
+-- or BRASA_CONV_NOWINO=1 it measures the im2col + OpenBLAS path, or the
+-- direct kernels without Winograd). Run from the repository root:
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;;" \
 --   LUA_CPATH="build/lua/?.so;build/bench-standalone/?.so;;" lua5.4 bench/bench_conv.lua
 -- (bench_clock.so is built by bench/run.sh; without it os.clock is used,
@@ -108,6 +110,7 @@ local function brasa_round()
 end
 
 local function torch_round()
+  if os.getenv('BENCH_NO_TORCH') then return nil end
   local py = '/usr/bin/python3'
   local probe = io.popen(py .. ' -c "import torch" 2>/dev/null; echo $?')
   local ok = probe and probe:read('a'):match('^0') ~= nil
@@ -170,7 +173,7 @@ if T then
   print(string.format('  %-26s %12s %16s %11s', '', 'brasa (' .. THREADS .. 't)',
     'PyTorch ' .. tostring(T.torch_version), 'brasa/torch'))
 else
-  print(string.format('  %-26s %12s   (PyTorch absent: /usr/bin/python3 cannot import torch)', '',
+  print(string.format('  %-26s %12s   (PyTorch not run: BENCH_NO_TORCH, or /usr/bin/python3 cannot import torch)', '',
     'brasa (' .. THREADS .. 't)'))
 end
 for _, row in ipairs(rows) do

@@ -18,9 +18,10 @@
 -- Recipes (scripts/fashion_mnist_*.lua): MLP 784-256-128-10 ReLU, CNN
 -- conv(1->32, 3x3, pad 1)-ReLU-maxpool 2-conv(32->64)-ReLU-maxpool
 -- 2-Linear(3136->128)-ReLU-Linear(128->10); Adam lr 1e-3; batches of 128.
--- PyTorch at its best here: torch.set_num_threads(threads) with
--- OMP_WAIT_POLICY=passive, or 1 thread when that is faster (measured on
--- the first run); OPENBLAS_* variables pass through unchanged to both.
+-- PyTorch at its best here: every run measures it with
+-- torch.set_num_threads(threads) under OMP_WAIT_POLICY=passive and with 1
+-- thread, and the setting with the better median is compared (both
+-- medians are shown); OPENBLAS_* variables pass through unchanged to both.
 
 local SELF = debug.getinfo(1, 'S').source:match('^@(.*)$') or 'bench/bench_train.lua'
 local DIR = SELF:match('^(.*)/[^/]*$') or '.'
@@ -173,6 +174,21 @@ end
 
 local function last(list) return list[#list] end
 
+-- The PyTorch runs of the thread setting with the better median epoch
+-- (PyTorch at its best), after a line showing both medians.
+local function best_torch(many, one, threads)
+  if #one == 0 then return many end
+  local function med(runs)
+    local e = {}
+    for i, r in ipairs(runs) do e[i] = last(r.epochs) end
+    return median(e)
+  end
+  local m_many, m_one = med(many), med(one)
+  print(string.format('  (PyTorch medians: %.3f s with %d threads, %.3f s with 1 thread: the %s is compared)',
+    m_many, threads, m_one, m_one < m_many and '1-thread setting' or threads .. '-thread setting'))
+  return m_one < m_many and one or many
+end
+
 local function report(model, b, t)
   local function line(name, runs)
     if #runs == 0 then return end
@@ -207,25 +223,18 @@ local function driver(opts)
   print(string.format('bench_train: %d threads, %d epochs per process, %d runs; OPENBLAS_NUM_THREADS=%s',
     opts.threads, opts.epochs, opts.runs, os.getenv('OPENBLAS_NUM_THREADS') or '(unset)'))
   for model in opts.models:gmatch('[^,]+') do
-    local b, t = {}, {}
-    local torch_threads = opts.threads
-    for run = 1, opts.runs do
+    local b, t_many, t_one = {}, {}, {}
+    for _ = 1, opts.runs do
       b[#b + 1] = brasa_run(model, opts)
       if use_torch then
-        if run == 1 and opts.threads > 1 then   -- PyTorch at its best: 1 thread if faster
-          local one = torch_run(model, 1, opts)
-          local many = torch_run(model, opts.threads, opts)
-          if last(one.epochs) < last(many.epochs) then torch_threads = 1; t[#t + 1] = one
-          else t[#t + 1] = many end
-        else
-          t[#t + 1] = torch_run(model, torch_threads, opts)
-        end
+        t_many[#t_many + 1] = torch_run(model, opts.threads, opts)
+        if opts.threads > 1 then t_one[#t_one + 1] = torch_run(model, 1, opts) end
       end
       io.stdout:write('.')
       io.stdout:flush()
     end
     io.stdout:write('\n')
-    report(model, b, t)
+    report(model, b, best_torch(t_many, t_one, opts.threads))
   end
 end
 

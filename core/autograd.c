@@ -121,7 +121,7 @@ void bt_ag_mark_view(bt_Tensor *out, const bt_Tensor *base) {
 }
 
 int bt_ag_check_inplace(const char *op, const bt_Tensor *t) {
-  for (int d = 0; d < t->ndim; d++)
+  for (int d = 0; d < t->ndim && bt_numel(t) > 0; d++)   /* an empty tensor overlaps nothing */
     if (t->stride[d] == 0 && t->shape[d] > 1)
       return bt_seterr("%s: cannot write in place into %s: several of its elements share one "
                        "memory location (an expanded view); clone() it first", op, bt_shp(t));

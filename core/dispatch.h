@@ -53,7 +53,7 @@ typedef struct bt_Backend {
   /* out, in: same shape and dtype. */
   int (*cumulative)(bt_CumOp op, bt_Tensor *out, const bt_Tensor *in, int dim);
   /* a [B,m,k], b [B,k,n], out [B,m,n] contiguous; a and b any strides
-  ** (batch stride may be 0); all f32 or all f64. */
+  ** (batch stride may be 0); all f32 or all f64 (CUDA: also all f16 or all bf16). */
   int (*matmul)(bt_Tensor *out, const bt_Tensor *a, const bt_Tensor *b);
   /* Random fill of t (any layout) as described by args. */
   int (*random)(bt_Tensor *t, const bt_RandomArgs *args);

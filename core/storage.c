@@ -6,6 +6,7 @@
 ** an allocation fail on purpose.
 */
 #include "internal.h"
+#include "cuda_api.h"
 
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -110,6 +111,8 @@ void *bt_alloc(const char *op, int64_t nbytes, bt_DeviceType dev) {
   } else {
     return bt_seterr("%s: the CUDA backend is not loaded", op), NULL;
   }
+  if (!p && dev != BT_CPU)   /* the device allocator said why (requested, free, cached) */
+    return bt_seterr("%s: %s", op, bt_errmsg()), NULL;
   if (!p)
     return bt_seterr("%s: out of memory allocating %lld bytes", op, (long long)nbytes), NULL;
   report(dev, nbytes);
@@ -146,6 +149,8 @@ bt_Storage *bt_storage_new(const char *op, int64_t nbytes, bt_Device dev) {
     s->inline_data = true;
     report(BT_CPU, nbytes);
   } else {
+    /* A device storage loads the CUDA backend on first use and selects the device. */
+    if (dev.type != BT_CPU && bt_cuda_use_device(op, dev.index) < 0) return NULL;
     s = malloc(sizeof *s);
     if (!s) return bt_seterr("%s: out of memory", op), NULL;
     s->data = bt_alloc(op, nbytes, dev.type);

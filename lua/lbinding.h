@@ -49,6 +49,9 @@ void lb_open_autograd(lua_State *L, int methods, int module);
 void lb_open_index(lua_State *L, int methods, int module);
 void lb_open_io(lua_State *L, int module);
 void lb_open_data(lua_State *L, int module);   /* ldata.c: brasa.core._data */
+void lb_open_cuda(lua_State *L, int methods, int module);   /* lcuda.c: brasa.cuda, x:cuda(), x:cpu() */
+/* A device at idx: a name ('cpu', 'cuda', 'cuda:1') or a CUDA index; raises otherwise. */
+int lb_device_arg(lua_State *L, int idx, bt_Device *d);
 /* @section nn bindings */
 void lb_open_nn_norm(lua_State *L, int methods, int module, int nnf);   /* lnn_norm.c */
 void lb_open_nn_conv(lua_State *L, int methods, int module, int nnf);

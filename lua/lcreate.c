@@ -8,14 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Applies opts.requires_grad and opts.device to a new tensor, then pushes it. */
+/* Applies opts.requires_grad and opts.device to a new tensor, then pushes it.
+** A tensor for another device is made on the CPU, then moved (so seeded
+** random tensors hold the same numbers on every device). */
 static int finish(lua_State *L, bt_Tensor *t, int opts) {
   if (!t) return lb_error(L);
   if (lua_istable(L, opts)) {
-    if (lua_getfield(L, opts, "device") == LUA_TSTRING && strcmp(lua_tostring(L, -1), "cpu") != 0) {
+    if (lua_getfield(L, opts, "device") != LUA_TNIL) {
+      bt_Device d;
+      bool ok = lua_type(L, -1) == LUA_TSTRING && bt_device_parse(lua_tostring(L, -1), &d) == 0;
+      bt_Tensor *m = ok ? bt_to_device(t, d) : NULL;
       bt_release(t);
-      return luaL_error(L, "device '%s': only 'cpu' is available in this build (the CUDA backend is not loaded)",
-                        lua_tostring(L, -1));
+      if (!m && lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "device: a name expected ('cpu', 'cuda' or 'cuda:N'), got %s", luaL_typename(L, -1));
+      if (!m) return lb_error(L);
+      t = m;
     }
     lua_pop(L, 1);
     if (lb_opt_bool(L, opts, "requires_grad", false) && bt_requires_grad_(t, true) < 0) {

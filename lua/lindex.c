@@ -33,9 +33,11 @@ static bt_Tensor *zero_based(lua_State *L, int idx, const char *op) {
   if (!z) lb_error(L);
   /* 0 (now -1) is never a valid 1-based index. */
   bt_Tensor *bad = bt_binary_scalar(BT_LT, z, 0, false), *any = bad ? bt_any(bad) : NULL;
-  bool has_zero = any && bt_get_flat_i64(any, 0);
+  bt_Tensor *host = any ? bt_to_device(any, BT_CPU_DEVICE) : NULL;   /* read on the host */
+  bool has_zero = host && bt_get_flat_i64(host, 0);
   bt_release(bad);
   bt_release(any);
+  bt_release(host);
   if (has_zero) {
     bt_release(z);
     luaL_error(L, "%s: index 0 or a negative index found: indices are 1-based", op);

@@ -343,13 +343,12 @@ static int l_to(lua_State *L) {
     return 1;
   }
   const char *s = luaL_checkstring(L, 2);
-  if (!strcmp(s, "cpu")) {
-    bt_retain(t);
-    lb_push(L, t);
+  if (!strcmp(s, "cpu") || !strncmp(s, "cuda", 4)) {   /* a device (lcuda.c) */
+    bt_Device d;
+    lb_device_arg(L, 2, &d);
+    lb_push(L, bt_to_device(t, d));
     return 1;
   }
-  if (!strncmp(s, "cuda", 4))
-    return luaL_error(L, "to('%s'): the CUDA backend is not available in this build", s);
   lb_push(L, bt_to_dtype(t, (bt_DType)lb_dtype_arg(L, 2)));
   return 1;
 }
@@ -383,7 +382,13 @@ static int l_item(lua_State *L) {
   if (bt_numel(t) != 1)
     return luaL_error(L, "item: the tensor has %d elements (shape %s); item() needs exactly one",
                       (int)bt_numel(t), bt_shape_str(t, (char[200]){0}));
-  if (t->storage->device.type != BT_CPU) return luaL_error(L, "item: call :cpu() first");
+  if (t->storage->device.type != BT_CPU) {   /* read through a host copy */
+    bt_Tensor *h = bt_to_device(t, BT_CPU_DEVICE);
+    if (!h) return lb_error(L);
+    lb_push_value(L, h, 0);
+    bt_release(h);
+    return 1;
+  }
   lb_push_value(L, t, 0);
   return 1;
 }
@@ -401,7 +406,12 @@ static void push_nested(lua_State *L, const bt_Tensor *t, int dim, int64_t *flat
 /* Nested Lua tables of values (a plain value for a 0-dim tensor). */
 static int l_totable(lua_State *L) {
   bt_Tensor *t = lb_check(L, 1);
-  if (t->storage->device.type != BT_CPU) return luaL_error(L, "totable: call :cpu() first");
+  if (t->storage->device.type != BT_CPU) {   /* read through a host copy */
+    lua_pushcfunction(L, l_totable);
+    lb_push(L, bt_to_device(t, BT_CPU_DEVICE));
+    lua_call(L, 1, 1);
+    return 1;
+  }
   if (t->ndim == 0) {
     lb_push_value(L, t, 0);
     return 1;

@@ -283,6 +283,11 @@ void lb_push_shape(lua_State *L, const bt_Tensor *t) {
 
 /* A Lua value for one element: float, integer or boolean by dtype. */
 void lb_push_value(lua_State *L, const bt_Tensor *t, int64_t i) {
+  if (t->storage->device.type != BT_CPU) {   /* device memory is not readable here */
+    char dev[32];
+    luaL_error(L, "reading elements of a %s tensor: move it with :cpu() first",
+               bt_device_name(t->storage->device, dev));
+  }
   if (t->dtype == BT_BOOL) lua_pushboolean(L, bt_get_flat_i64(t, i) != 0);
   else if (bt_dtype_is_float(t->dtype)) lua_pushnumber(L, bt_get_flat(t, i));
   else lua_pushinteger(L, bt_get_flat_i64(t, i));

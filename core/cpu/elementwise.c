@@ -221,7 +221,7 @@ int bt_cpu_binary(bt_BinaryOp op, bt_Tensor *out, const bt_Tensor *a, const bt_T
     case BT_LOG10: LOOP1(T, T, log10(x)); break;                        \
     case BT_EXP2: LOOP1(T, T, exp2(x)); break;                          \
     case BT_ISNAN: LOOP1(uint8_t, T, x != x); break;                    \
-    case BT_ISINF: LOOP1(uint8_t, T, isinf(x)); break;                  \
+    case BT_ISINF: LOOP1(uint8_t, T, isinf(x) != 0); break;             \
     case BT_LOGICAL_NOT: LOOP1(uint8_t, T, x == 0); break;              \
     default: break;                                                     \
   }

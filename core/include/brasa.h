@@ -681,6 +681,44 @@ void bt_set_trace_fn(bt_TraceFn fn, void *ud);
 /* The name of the op that produced t ("MulBackward"), NULL for leaves. */
 const char *bt_grad_fn_name(const bt_Tensor *t);
 
+/* ---- devices and CUDA (cuda_loader.c, ops/device.c) ----------------------- */
+
+/* "cpu", "cuda" (= "cuda:0") or "cuda:N" into *d; -1 and a message otherwise. */
+int bt_device_parse(const char *s, bt_Device *d);
+/* t on device dev: t itself (a new reference) when it is there already,
+** else a contiguous copy. Differentiable: the gradient moves back. */
+bt_Tensor *bt_to_device(bt_Tensor *t, bt_Device dev);
+
+/* The CUDA backend is its own library (libbrasa_cuda.so, beside
+** libbrasa.so), loaded by the first of these calls or the first tensor made
+** on a CUDA device; a CPU-only session never loads it. Without the library,
+** a driver or a device, bt_cuda_available() is false and bt_cuda_status()
+** says why; the other calls then fail with that message. Device indices are
+** 0-based, as in "cuda:0". */
+bool bt_cuda_available(void);
+int bt_cuda_device_count(void);            /* 0 when not available */
+const char *bt_cuda_status(void);          /* "" when available, else why not */
+int bt_cuda_device_name(int index, char *buf, size_t len);
+int bt_cuda_synchronize(void);             /* waits for the queued GPU work */
+typedef struct {
+  int64_t allocated;          /* bytes held by tensors (in the allocator's blocks) */
+  int64_t peak_allocated;
+  int64_t reserved;           /* taken from the device: allocated + cached */
+  int64_t cached;             /* free blocks kept for reuse */
+  int64_t device_free, device_total;   /* what the driver reports */
+  int64_t num_allocs, num_cache_hits, num_device_allocs, num_ooms;
+} bt_CudaMemoryStats;
+int bt_cuda_memory_stats(int index, bt_CudaMemoryStats *s);
+int bt_cuda_empty_cache(void);             /* gives cached blocks back to the device */
+/* TF32 tensor cores for f32 matmul (off by default); returns the old setting. */
+bool bt_cuda_set_allow_tf32(bool on);
+bool bt_cuda_allow_tf32(void);
+/* Called by the device allocator when the device is out of memory, after
+** it gave its cache back and before its last try: the binding runs Lua's
+** collector there, so tensors nothing refers to free their blocks. */
+typedef void (*bt_OomHook)(void *ud);
+void bt_set_oom_hook(bt_OomHook hook, void *ud);
+
 /* ---- dispatch table (for backends) ------------------------------------- */
 
 /* A backend registers kernels per op family; an op on a device whose backend

@@ -72,11 +72,16 @@ static bt_Tensor *wrap_number(double s) {
   return t;
 }
 
+/* Wrapped numbers and 0-dim CPU tensors may join tensors on any device
+** (as in PyTorch): kernels read them on the host. */
+static bool host_scalar(const bt_Tensor *t) {
+  return t->wrapped_number || (t->ndim == 0 && t->storage->device.type == BT_CPU);
+}
+
 static int check_devices(const char *op, int n, bt_Tensor *const *t) {
   for (int i = 1; i < n; i++) {
     bt_Device a = t[0]->storage->device, b = t[i]->storage->device;
-    /* Wrapped numbers and 0-dim CPU tensors may join tensors on any device. */
-    if (t[i]->wrapped_number || t[0]->wrapped_number) continue;
+    if (host_scalar(t[i]) || host_scalar(t[0])) continue;
     if (a.type != b.type || a.index != b.index) {
       char da[32], db[32];
       return bt_seterr("%s: tensors are on different devices (%s and %s)", op,
@@ -86,10 +91,10 @@ static int check_devices(const char *op, int n, bt_Tensor *const *t) {
   return 0;
 }
 
-/* The device of the first operand that is not a wrapped number. */
+/* The device of the first operand that is not a host scalar. */
 static bt_Device op_device(int n, bt_Tensor *const *t) {
   for (int i = 0; i < n; i++)
-    if (!t[i]->wrapped_number) return t[i]->storage->device;
+    if (!host_scalar(t[i])) return t[i]->storage->device;
   return t[0]->storage->device;
 }
 
@@ -260,9 +265,18 @@ static const struct {
 
 /* ---- binary ----------------------------------------------------------------- */
 
-/* Does b hold a zero? (integer fmod/remainder raise instead of dividing.) */
+/* Does b hold a zero? (integer fmod/remainder raise instead of dividing.)
+** A device tensor answers through any(b == 0), read back on the host. */
 static bool has_zero(bt_Tensor *b) {
-  if (b->storage->device.type != BT_CPU) return false;
+  if (b->storage->device.type != BT_CPU) {
+    bt_Tensor *z = bt_binary_scalar(BT_EQ, b, 0, false), *a = z ? bt_any(z) : NULL;
+    bt_Tensor *h = a ? bt_to_device(a, BT_CPU_DEVICE) : NULL;
+    bool r = h && bt_get_flat_i64(h, 0) != 0;
+    bt_release(z);
+    bt_release(a);
+    bt_release(h);
+    return r;
+  }
   int64_t n = bt_numel(b);
   for (int64_t i = 0; i < n; i++)
     if (bt_get_flat_i64(b, i) == 0) return true;
@@ -578,6 +592,7 @@ int bt_binary_(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
                      bt_shp(a), bt_shp(b), bt_shpn(ndim, shape));
   if (bt_ag_check_inplace(name, a) < 0 || bt_ag_check_write_from(name, a, b) < 0) return -1;
   bt_Tensor *in[2] = {a, b};
+  if (check_devices(name, 2, in) < 0) return -1;   /* a kernel must not read another device's memory */
   bt_DType rdt = result_type(2, in);
   if (op == BT_DIV && !bt_dtype_is_float(rdt)) rdt = BT_F32;
   if (bt_dtype_is_float(rdt) && !bt_dtype_is_float(a->dtype))

@@ -787,12 +787,14 @@ int bt_topk(bt_Tensor *t, int64_t k, int dim, bool largest, bool sorted, bt_Tens
 /* Smallest and largest class id of a non-empty integer tensor. */
 static int class_range(bt_Tensor *t, int64_t *lo, int64_t *hi) {
   bt_Tensor *mn = bt_min_all(t), *mx = mn ? bt_max_all(t) : NULL;
-  if (mx) {
-    *lo = bt_get_flat_i64(mn, 0);
-    *hi = bt_get_flat_i64(mx, 0);
+  bt_Tensor *hn = mx ? bt_to_device(mn, BT_CPU_DEVICE) : NULL;   /* read on the host */
+  bt_Tensor *hx = hn ? bt_to_device(mx, BT_CPU_DEVICE) : NULL;
+  if (hx) {
+    *lo = bt_get_flat_i64(hn, 0);
+    *hi = bt_get_flat_i64(hx, 0);
   }
-  RELEASE(mn, mx);
-  return mx ? 0 : -1;
+  RELEASE(mn, mx, hn, hx);
+  return hx ? 0 : -1;
 }
 
 /* Ones written by the scatter kernel at [..., t[...]] of a zero [..., C]. */

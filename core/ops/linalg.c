@@ -52,7 +52,8 @@ bt_Tensor *bt_bmm(bt_Tensor *a, bt_Tensor *b) {
   if (check_pair("bmm", a, b) < 0) return NULL;
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL("bmm", a->storage->device, matmul);
   if (!k) return NULL;
-  bt_DType cdt = a->dtype == BT_F64 ? BT_F64 : BT_F32;   /* f16/bf16 compute in f32 on CPU */
+  /* f16/bf16 compute in f32 on CPU; the CUDA kernel takes them as they are. */
+  bt_DType cdt = a->dtype == BT_F64 ? BT_F64 : a->storage->device.type == BT_CUDA ? a->dtype : BT_F32;
   bt_Tensor *pa = a->dtype == cdt ? (bt_retain(a), a) : bt_contiguous_as(a, cdt);
   bt_Tensor *pb = b->dtype == cdt ? (bt_retain(b), b) : bt_contiguous_as(b, cdt);
   int64_t shape[3] = {a->shape[0], a->shape[1], b->shape[2]};

@@ -218,8 +218,9 @@ static int check_tensors(const Kind *k, const bt_Tensor *x, const bt_Tensor *w,
                      layout_of(k->nsp), nd - 1, unbatched_of(k->nsp));
   if (w->ndim != nd)
     return bt_seterr("%s: weight %s must be %d-D %s", k->op, bt_shp(w), nd,
-                     k->transposed ? (k->nsp == 1 ? "[C, OC/groups, K]" : "[C, OC/groups, KH, KW]")
-                                   : (k->nsp == 1 ? "[OC, C/groups, K]" : "[OC, C/groups, KH, KW]"));
+                     k->transposed
+                         ? (k->nsp == 1 ? "[C, OC/groups, K]" : "[C, OC/groups, KH, KW]")
+                         : (k->nsp == 1 ? "[OC, C/groups, K]" : "[OC, C/groups, KH, KW]"));
   if (!bt_dtype_is_float(x->dtype))
     return bt_seterr("%s: input must be a float tensor, got %s (convert with :float())", k->op,
                      bt_dtype_name(x->dtype));

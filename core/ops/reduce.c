@@ -271,6 +271,7 @@ bt_Tensor *bt_logsumexp(bt_Tensor *t, unsigned dims, bool keepdim) {
   /* An infinite max would give inf - inf: shift by 0 there. */
   bt_Tensor *fin = bt_unary(BT_ISINF, m);
   bt_Tensor *zero = bt_zeros(0, NULL, m->dtype, BT_CPU_DEVICE);
+  if (zero) zero->wrapped_number = true;   /* joins m on any device */
   bt_Tensor *ms = fin && zero ? bt_where(fin, zero, m) : NULL;
   bt_Tensor *d = ms ? bt_sub(t, ms) : NULL, *e = d ? bt_unary(BT_EXP, d) : NULL;
   bt_Tensor *s = e ? bt_sum(e, mask, keepdim) : NULL, *l = s ? bt_unary(BT_LOG, s) : NULL;
@@ -325,7 +326,9 @@ static int maxdim_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *idx = n->saved[0];   /* keepdim-shaped i64 */
   int64_t ashape[BT_MAX_DIMS];
   for (int d = 0; d < e->ndim; d++) ashape[d] = d == dim ? e->shape[d] : 1;
-  bt_Tensor *ar = bt_arange(0, 1, e->shape[dim], BT_I64);
+  bt_Tensor *ar0 = bt_arange(0, 1, e->shape[dim], BT_I64);
+  bt_Tensor *ar = ar0 ? bt_to_device(ar0, idx->storage->device) : NULL;   /* idx's device */
+  bt_release(ar0);
   bt_Tensor *arv = ar ? bt_reshape(ar, e->ndim, ashape) : NULL;
   bt_Tensor *hit = arv ? bt_binary(BT_EQ, arv, idx) : NULL;
   bt_Tensor *mask = hit ? bt_to_dtype(hit, g->dtype) : NULL;

@@ -42,6 +42,8 @@ M.differentiable = {
   'masked_select', 'sort', 'topk',
   -- casts between float dtypes, copies into non-leaves
   'to', 'type', 'float', 'double', 'half', 'bfloat16', 'copy', 'copy_',
+  -- moves between devices (the gradient moves back)
+  'cuda', 'cpu',
 }
 
 M.functions = {'cat', 'stack', 'where'}

@@ -127,6 +127,14 @@ local function monitored(self, logs, who)
   return nil
 end
 
+-- A verbose option as a number (true is 1, false 0).
+local function verbosity(v, default)
+  if v == nil then return default end
+  if v == true then return 1 end
+  if v == false then return 0 end
+  return tonumber(v) or default
+end
+
 local function options(opts, who)
   if opts == nil then return {} end
   if type(opts) ~= 'table' then fail(who .. ': options must be a table, got ' .. type(opts)) end
@@ -158,7 +166,7 @@ callbacks.EarlyStopping = class('EarlyStopping', function(self, opts)
   self.mode = resolve_mode(self.monitor, opts.mode, 'EarlyStopping')
   self.baseline = opts.baseline
   self.restore_best_weights = opts.restore_best_weights or false
-  self.verbose = opts.verbose == nil and 1 or opts.verbose
+  self.verbose = verbosity(opts.verbose, 1)
 end)
 local EarlyStopping = callbacks.EarlyStopping
 
@@ -228,7 +236,7 @@ callbacks.ModelCheckpoint = class('ModelCheckpoint', function(self, opts)
   self.include_optimizer = opts.include_optimizer ~= false
   self.mode = resolve_mode(self.monitor, opts.mode, 'ModelCheckpoint')
   self.min_delta = 0
-  self.verbose = opts.verbose == nil and 1 or opts.verbose
+  self.verbose = verbosity(opts.verbose, 1)
 end)
 local ModelCheckpoint = callbacks.ModelCheckpoint
 
@@ -258,7 +266,8 @@ function ModelCheckpoint:on_epoch_end(epoch, logs)
     local old = self.best
     self.best = v
     self:save(path)
-    if self.verbose and self.verbose > 1 or old ~= nil and self.verbose == 1 then
+    -- verbose 1 tells improvements, 2 the first save too
+    if self.verbose > 1 or (self.verbose == 1 and old ~= nil) then
       self:say(string.format('ModelCheckpoint: %s improved from %.4g to %.4g, saved %s',
         self.monitor, old or 0 / 0, v, path))
     end
@@ -283,7 +292,7 @@ callbacks.ReduceLROnPlateau = class('ReduceLROnPlateau', function(self, opts)
   self.min_delta = math.abs(opts.min_delta or 1e-4)
   self.cooldown = opts.cooldown or 0
   self.min_lr = opts.min_lr or 0
-  self.verbose = opts.verbose == nil and 1 or opts.verbose
+  self.verbose = verbosity(opts.verbose, 1)
 end)
 local ReduceLROnPlateau = callbacks.ReduceLROnPlateau
 
@@ -330,7 +339,7 @@ callbacks.LearningRateScheduler = class('LearningRateScheduler', function(self, 
   end
   self.schedule = schedule
   opts = options(opts, 'LearningRateScheduler')
-  self.verbose = opts.verbose or 0
+  self.verbose = verbosity(opts.verbose, 0)
 end)
 local LearningRateScheduler = callbacks.LearningRateScheduler
 
@@ -473,7 +482,7 @@ end)
 -- false turns it off); listing it changes nothing.
 callbacks.TerminateOnNaN = class('TerminateOnNaN', function(self, opts)
   opts = options(opts, 'TerminateOnNaN')
-  self.verbose = opts.verbose == nil and 1 or opts.verbose
+  self.verbose = verbosity(opts.verbose, 1)
 end)
 local TerminateOnNaN = callbacks.TerminateOnNaN
 

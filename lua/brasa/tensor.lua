@@ -122,8 +122,8 @@ function M.header(t)
 end
 
 function M.tostring(t)
-  if t.device ~= 'cpu' then t = t:to('cpu') end
-  return M.header(t) .. '\n' .. M.format_values(t)
+  local values = t.device ~= 'cpu' and t:cpu() or t
+  return M.header(t) .. '\n' .. M.format_values(values)
 end
 
 function M.install(brasa, core)

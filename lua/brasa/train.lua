@@ -28,6 +28,9 @@
 -- Keras, a data set ({len =, get =}, brasa.data.TensorDataset) or a
 -- brasa.data.DataLoader (then batch_size and shuffle are the loader's).
 --
+-- Batches go to the device of the model's parameters (model:cuda()), so
+-- data sets stay in CPU memory.
+--
 -- The training loss includes model:regularization_loss() when the model
 -- has regularisers (Keras's kernel_regularizer), and so do val_loss and
 -- evaluate's loss, as in Keras.
@@ -341,6 +344,27 @@ local function eval_loader(data, opts, who, need_y)
     return loader_for(ds, bs, false)
   end
   fail(who .. ': data must be a tensor, a table {x =, y =}, a data set or a DataLoader, got ' .. type(data))
+end
+
+-- The device of a model's parameters when it is not the CPU (batches are
+-- moved there), else nil.
+local function model_device(model)
+  local p = model:parameters()[1]
+  local d = p and p.device
+  if d and d ~= 'cpu' then return d end
+  return nil
+end
+
+-- v (a tensor, or a table of tensors) on device.
+local function to_device(v, device)
+  if device == nil or v == nil then return v end
+  if is_tensor(v) then return v.device == device and v or v:to(device) end
+  if type(v) == 'table' then
+    local out = {}
+    for k, x in pairs(v) do out[k] = to_device(x, device) end
+    return out
+  end
+  return v
 end
 
 -- The number of examples in a batch value (a tensor, or a table of them).
@@ -676,7 +700,9 @@ local function train_epoch(run, epoch)
   local collect = memory_guard()
   local k = 0
   restore_modes(run.train_modes)
+  local device = run.device
   for xb, yb in run.loader:iter() do
+    if device then xb, yb = to_device(xb, device), to_device(yb, device) end
     k = k + 1
     local n = batch_rows(xb)
     if batch_begin then run:call('on_train_batch_begin', k, {size = n}) end
@@ -706,8 +732,10 @@ end
 local function evaluate_loader(model, loader, loss_fn, metric_specs, regularized)
   local acc = new_accumulators(metric_specs)
   local collect = memory_guard()
+  local device = model_device(model)
   brasa.no_grad(function()
     for xb, yb in loader:iter() do
+      if device then xb, yb = to_device(xb, device), to_device(yb, device) end
       collect()
       local n = batch_rows(xb)
       local out = model(xb)
@@ -897,6 +925,7 @@ function M.fit(model, data, y, opts)
   run.history = History.new(run.params)
   run.params.metrics = run.log_names
   run.parameters = model:parameters()
+  run.device = model_device(model)
   run.class_weight = class_weight_fn(opts.class_weight, who)
   if run.class_weight then run.per_example_loss = per_example_loss(loss, who) end
   run.batch_begin = any_defines(cbs, 'on_train_batch_begin')
@@ -1011,18 +1040,19 @@ function M.predict(model, x, opts)
   model:eval()
   local ok, out = pcall(brasa.no_grad, function()
     local outs = {}
+    local device = model_device(model)
     if is_tensor(x) then
       local n = #x.shape > 0 and x.shape[1] or 0
       if n == 0 then fail(who .. ': x has no examples') end
       local collect = memory_guard()
       for first = 1, n, bs do
-        outs[#outs + 1] = model(x:narrow(1, first, math.min(bs, n - first + 1)))
+        outs[#outs + 1] = model(to_device(x:narrow(1, first, math.min(bs, n - first + 1)), device))
         collect()
       end
     else
       local collect = memory_guard()
       for xb in eval_loader(x, opts, who, false):iter() do
-        outs[#outs + 1] = model(xb)
+        outs[#outs + 1] = model(to_device(xb, device))
         collect()
       end
     end

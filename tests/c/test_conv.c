@@ -246,8 +246,14 @@ static void test_random_geometries(void) {
   Geo c2 = {6, 1, 32, 14, 14, 64, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
   Geo s2 = {4, 1, 16, 15, 15, 24, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1};
   Geo one = {3, 1, 24, 7, 9, 40, 7, 9, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1};
-  Geo *named[] = {&c1, &c2, &s2, &one};
-  for (int i = 0; i < 4; i++) {
+  /* Winograd (3x3, stride 1, 16 or more channels): odd sizes, per-side
+  ** padding, groups, more output than input channels and the reverse */
+  Geo w1 = {3, 1, 16, 9, 11, 24, 8, 12, 3, 3, 1, 1, 1, 2, 0, 1, 1, 1};
+  Geo w2 = {2, 2, 32, 7, 7, 48, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+  Geo w3 = {5, 1, 40, 5, 6, 20, 3, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1};
+  Geo w4 = {1, 1, 17, 13, 3, 33, 13, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+  Geo *named[] = {&c1, &c2, &s2, &one, &w1, &w2, &w3, &w4};
+  for (int i = 0; i < 8; i++) {
     check_geo(named[i], BT_F32, "named");
     setenv("BRASA_CONV_GENERIC", "1", 1);
     check_geo(named[i], BT_F32, "named generic");

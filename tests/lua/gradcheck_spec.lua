@@ -555,6 +555,13 @@ case('f32 -> f64 -> f32 keeps the gradient', {'to', 'float', 'double'},
      local e = inputs[1]:detach():double():exp()
      return {(W[1]:float():double() * e):float()}
    end})
+-- Moves between devices: a round trip through the GPU where there is one
+-- (tests/gpu/test_gpu.lua compares GPU gradients with CPU ones in depth).
+case('cpu() and cuda() round trip', {'cpu', 'cuda'}, function() return {randn{3, 4}} end,
+  function(x)
+    local y = brasa.cuda.is_available() and x:cuda():exp():cpu() or x:cpu():exp()
+    return y
+  end)
 case('copy_ into a non-leaf', {'copy_'}, function() return {randn{3, 4}, randn{4}} end,
   function(x, s) local y = x * 2; y:copy_(s); return y end, {allow_unused = true})
 case('copy into a non-leaf computed from the source', {'copy'}, function() return {randn{3, 4}} end,

@@ -33,11 +33,16 @@ keep their dtype); x, weight and bias share one dtype. The result is
 differentiable with respect to x, the weight and the bias, to any order:
 the gradients are convolutions again.
 
-On the CPU the work is split over the batch across brasa's threads. f32
-convolutions with stride 1 (and every weight gradient) run direct AVX-512
-kernels where the CPU has them; the others build column matrices (im2col)
-and multiply them with OpenBLAS. A 1x1 convolution is a plain matrix
-product.]=]
+On the CPU the work is split over the batch across brasa's threads (a
+batch smaller than the threads splits each image instead). Where the CPU
+has AVX-512, f32 convolutions run direct kernels that read a padded copy
+of each image (no column matrix): all of stride 1, strided ones with 8 or
+more output channels per group, and the weight gradients of layers with 8
+or more; 3x3 layers at stride 1 with 16 or more channels use Winograd's
+F(2x2, 3x3), which needs 2.25 times fewer multiplications for the same
+results (to f32 rounding). The others, f64 and other CPUs build column
+matrices (im2col) and multiply them with OpenBLAS; a 1x1 convolution is a
+plain matrix product.]=]
 
 entry('conv2d', 'F.conv2d(x, weight, bias?, opts?) -> y',
   'Convolves [N, C, H, W] with weight [OC, C/groups, KH, KW]: [N, OC, OH, OW].',

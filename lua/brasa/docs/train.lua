@@ -91,7 +91,10 @@ The History: hist.history.loss, .accuracy, .val_loss, .val_accuracy, .lr,
 .time (seconds): one Lua number per epoch; hist.epoch = {1, 2, ...};
 hist.stop_reason ('early_stopping', 'interrupted', 'nan' or nil).
 The loss includes model:regularization_loss() when layers have
-regularisers. Ctrl-C in the brasa REPL stops after the current batch and
+regularisers. Validation runs in eval mode; a model in eval mode trains in
+train mode, while a model in train mode keeps the modes of its parts (a
+BatchNorm put in eval mode stays frozen); every mode is restored at the
+end. Batches go to the device of the model's parameters. Ctrl-C in the brasa REPL stops after the current batch and
 returns the History so far; a second Ctrl-C interrupts at once; an
 optimiser step is never left half applied.]=],
   SETUP .. [=[

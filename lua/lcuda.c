@@ -1,0 +1,139 @@
+/*
+** lcuda.c: brasa.cuda (the GPU: availability, devices, memory, TF32) and
+** the tensor methods x:cuda() and x:cpu(). Nothing here loads CUDA until a
+** function is called; with no GPU, is_available() is false and the rest
+** raise an error saying why (or, for memory_stats and empty_cache, answer
+** with nothing cached). Device indices are 0-based, as in 'cuda:0'.
+*/
+#include "lbinding.h"
+
+#include <string.h>
+
+/* A device index argument (0-based, default 0). */
+static int device_arg(lua_State *L, int idx) {
+  lua_Integer i = luaL_optinteger(L, idx, 0);
+  if (i < 0 || i > 1023) luaL_argerror(L, idx, "a device index (0-based) expected");
+  return (int)i;
+}
+
+static int l_is_available(lua_State *L) {
+  lua_pushboolean(L, bt_cuda_available());
+  return 1;
+}
+
+static int l_status(lua_State *L) {
+  lua_pushstring(L, bt_cuda_available() ? "available" : bt_cuda_status());
+  return 1;
+}
+
+static int l_device_count(lua_State *L) {
+  lua_pushinteger(L, bt_cuda_device_count());
+  return 1;
+}
+
+static int l_device_name(lua_State *L) {
+  char buf[256];
+  if (bt_cuda_device_name(device_arg(L, 1), buf, sizeof buf) < 0) return lb_error(L);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+static int l_synchronize(lua_State *L) {
+  if (bt_cuda_synchronize() < 0) return lb_error(L);
+  return 0;
+}
+
+static void set_int(lua_State *L, const char *k, int64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+static int l_memory_stats(lua_State *L) {
+  bt_CudaMemoryStats s;
+  int dev = device_arg(L, 1);
+  if (bt_cuda_available() && bt_cuda_memory_stats(dev, &s) < 0) return lb_error(L);
+  if (!bt_cuda_available()) memset(&s, 0, sizeof s);
+  lua_createtable(L, 0, 12);
+  lua_pushboolean(L, bt_cuda_available());
+  lua_setfield(L, -2, "available");
+  set_int(L, "allocated", s.allocated);
+  set_int(L, "peak_allocated", s.peak_allocated);
+  set_int(L, "reserved", s.reserved);
+  set_int(L, "cached", s.cached);
+  set_int(L, "device_free", s.device_free);
+  set_int(L, "device_total", s.device_total);
+  set_int(L, "num_allocs", s.num_allocs);
+  set_int(L, "num_cache_hits", s.num_cache_hits);
+  set_int(L, "num_device_allocs", s.num_device_allocs);
+  set_int(L, "num_ooms", s.num_ooms);
+  set_int(L, "bytes_in_use", bt_bytes_in_use(BT_CUDA));
+  return 1;
+}
+
+static int l_empty_cache(lua_State *L) {
+  lua_gc(L, LUA_GCCOLLECT);   /* tensors no longer referenced give their blocks back first */
+  if (bt_cuda_empty_cache() < 0) return lb_error(L);
+  return 0;
+}
+
+/* allow_tf32(on) sets and returns the previous setting; allow_tf32() reads it. */
+static int l_allow_tf32(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_pushboolean(L, bt_cuda_allow_tf32());
+  } else {
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    lua_pushboolean(L, bt_cuda_set_allow_tf32(lua_toboolean(L, 1)));
+  }
+  return 1;
+}
+
+/* ---- moving tensors ----------------------------------------------------------------- */
+
+int lb_device_arg(lua_State *L, int idx, bt_Device *d) {
+  if (lua_isinteger(L, idx)) {
+    lua_Integer i = lua_tointeger(L, idx);
+    if (i < 0 || i > 1023) return luaL_argerror(L, idx, "a device index (0-based) expected");
+    *d = (bt_Device){BT_CUDA, (int)i};
+    return 0;
+  }
+  if (bt_device_parse(luaL_checkstring(L, idx), d) < 0) return lb_error(L);
+  return 0;
+}
+
+/* x:cuda(device?): device an index (0-based) or a name; default cuda:0. */
+static int l_cuda(lua_State *L) {
+  bt_Tensor *t = lb_check(L, 1);
+  bt_Device d = {BT_CUDA, 0};
+  if (!lua_isnoneornil(L, 2)) lb_device_arg(L, 2, &d);
+  if (d.type != BT_CUDA) return luaL_argerror(L, 2, "a CUDA device expected");
+  lb_push(L, bt_to_device(t, d));
+  return 1;
+}
+
+static int l_cpu(lua_State *L) {
+  lb_push(L, bt_to_device(lb_check(L, 1), BT_CPU_DEVICE));
+  return 1;
+}
+
+/* Out of GPU memory: a full collection frees the blocks of unreachable
+** tensors (as Lua's own allocator may collect at any allocation). */
+static void oom_collect(void *ud) { lua_gc((lua_State *)ud, LUA_GCCOLLECT); }
+
+void lb_open_cuda(lua_State *L, int methods, int module) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  bt_set_oom_hook(oom_collect, lua_tothread(L, -1));
+  lua_pop(L, 1);
+  static const luaL_Reg funcs[] = {
+    {"is_available", l_is_available}, {"status", l_status}, {"device_count", l_device_count},
+    {"device_name", l_device_name}, {"synchronize", l_synchronize},
+    {"memory_stats", l_memory_stats}, {"empty_cache", l_empty_cache},
+    {"allow_tf32", l_allow_tf32}, {NULL, NULL},
+  };
+  lua_newtable(L);
+  lb_setfuncs(L, funcs);
+  lua_setfield(L, module, "cuda");
+  lua_pushcfunction(L, l_cuda);
+  lua_setfield(L, methods, "cuda");
+  lua_pushcfunction(L, l_cpu);
+  lua_setfield(L, methods, "cpu");
+}
