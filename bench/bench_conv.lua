@@ -20,9 +20,10 @@
 -- or BRASA_CONV_NOWINO=1 it measures the im2col + OpenBLAS path, or the
 -- direct kernels without Winograd). Run from the repository root:
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;;" \
---   LUA_CPATH="build/lua/?.so;build/bench-standalone/?.so;;" lua5.4 bench/bench_conv.lua
--- (bench_clock.so is built by bench/run.sh; without it os.clock is used,
--- which counts the CPU time of all threads and is wrong for threaded runs.)
+--   LUA_CPATH="build/lua/?.so;build/bench/?.so;;" lua5.4 bench/bench_conv.lua
+-- (bench_clock.so is built with the project in build/bench; without it
+-- os.clock is used, which counts the CPU time of all threads and is wrong
+-- for threaded runs.)
 
 local brasa = require 'brasa'
 local F = require 'brasa.nn.functional'

@@ -7,8 +7,9 @@
 ** few hundred megabytes per step that costs more than the arithmetic.
 ** Blocks of 64 KB or more are therefore rounded up to a size class (steps of
 ** a quarter of a power of two: at most 25% slack) and kept on a free list
-** per class when freed, up to a total that stays a small fraction of the
-** machine's memory. An allocation that fails empties the cache and retries.
+** per class when freed, up to 256 MB (or 1/64 of the machine's memory if
+** that is less): enough for a training step's temporaries without growing
+** the peak resident memory much. An allocation that fails empties the cache and retries.
 ** Builds with sanitizers define BT_NO_BLOCK_CACHE, so ASan sees every free.
 */
 #include "../internal.h"
@@ -40,7 +41,7 @@ static size_t cache_limit(void) {
   if (!limit) {
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
     size_t mem = pages > 0 && size > 0 ? (size_t)pages * (size_t)size : (size_t)4 << 30;
-    limit = mem / 16 < ((size_t)1 << 30) ? mem / 16 : (size_t)1 << 30;
+    limit = mem / 64 < ((size_t)256 << 20) ? mem / 64 : (size_t)256 << 20;
   }
   return limit;
 }

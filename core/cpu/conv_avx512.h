@@ -8,13 +8,20 @@
 **            over a zero-padded copy of one image (src [channels, Hp, Wp]):
 **            the forward convolution (A = the weight) and, for stride 1, its
 **            adjoint in x (src = the padded output gradient, A = the weight
-**            transposed and flipped). Vectors run along output positions.
-**   wino     3x3 stride 1: Winograd F(2x2, 3x3), 16 products of transformed
-**            channels-last tiles with transformed weights (2.25 times fewer
-**            multiplications), on the direct-by-channels micro-kernel.
+**            transposed and flipped).
+**            Vectors run along output positions (POS) or, with the tiles
+**            transposed at the end, along output channels (OCV; any stride
+**            for the forward pass).
+**   wino     3x3 stride 1 (conv_wino.c): Winograd F(2x2, 3x3) for the forward
+**            pass and its adjoint in x, F(3x3, 2x2) for the weight: 16
+**            products of transformed tiles (2.25 times fewer
+**            multiplications), on the micro-kernels above and below.
 **   weight   W^T [k, oc] += sum over positions of col [k, p] * gy^T [p, oc],
 **            col read straight from the padded image, gy transposed per image.
 **            Vectors run along output channels. Any stride.
+**
+** The bt_c512_* functions serve conv.c; the c512_* ones are shared by
+** conv_avx512.c and conv_wino.c.
 */
 #ifndef BRASA_CONV_AVX512_H
 #define BRASA_CONV_AVX512_H
@@ -30,7 +37,8 @@
 #endif
 
 typedef enum { C512_FORWARD, C512_INPUT, C512_WEIGHT } C512Kind;
-/* How a direct kind vectorises: along positions or along output channels. */
+/* How a kind computes: direct by positions or by output channels, Winograd
+** (NONE for weight: the direct weight kernel). */
 typedef enum { C512_NONE, C512_POS, C512_OCV, C512_WINO } C512Mode;
 
 typedef struct {
@@ -51,18 +59,20 @@ typedef struct {
   int64_t wv, wm, wy;          /* WINO: where V, M and the output tiles start in work */
   int32_t *off;                /* [K]: offsets of the reduction's taps in src */
   float *apack;                /* direct: the packed weights (POS [groups][tiles][K][mr],
-                                  OCV [groups][K][mp]) */
+                                  OCV [groups][K][mp], WINO [groups][16][kc][mp]) */
   int32_t *seg_start;          /* POS: [nvec + 1] the first segment of each vector */
   int32_t *seg;                /* POS: (mask, offset) pairs */
   void *mem;                   /* the shared tables (one bt_alloc) */
   int64_t mem_bytes;
   int64_t work_floats;         /* scratch of one image, per thread */
   int64_t drip_calls;          /* tiles of one image (prefetches are spread over them) */
-  int64_t partial_floats;      /* weight: one accumulator [groups][K][ocp] */
+  int64_t partial_floats;      /* weight: one accumulator [groups][K][ocp]
+                                  (WINO: [groups][16][kc][ocp]) */
   int64_t partial_stride;      /* weight: floats from one partial to the next (the caller's) */
 } C512;
 
-/* True when this CPU runs AVX-512 (F, VL) and the kernel of `kind` handles g. */
+/* True when this CPU runs AVX-512 (F, VL, DQ, BW) and a kernel of `kind`
+** handles g. BRASA_CONV_GENERIC=1 in the environment makes it false. */
 bool bt_c512_applies(C512Kind kind, const bt_ConvGeom *g);
 /* Builds the tables (w is the weight for direct kinds, NULL for weight). */
 int bt_c512_init(C512 *c, C512Kind kind, const bt_ConvGeom *g, const float *w);
@@ -92,6 +102,10 @@ void bt_c512_run(const C512 *c, int64_t u0, int64_t u1, const float *work, const
 int64_t bt_c512_finish_units(const C512 *c);
 void bt_c512_finish(const C512 *c, int64_t f0, int64_t f1, const float *work, const float *bias,
                     float *out);
+/* w [oc, c/groups, kh, kw] = the sum of n partials (partial_stride apart;
+** the first is overwritten). */
+void bt_c512_weight_finish(const C512 *c, float *partials, int64_t n, float *w);
+
 /* ---- shared by conv_avx512.c and conv_wino.c ---------------------------- */
 
 /* Prefetches of the next image, a few cache lines per tile (c512_drip). */
@@ -153,7 +167,6 @@ C512_TARGET static inline __attribute__((always_inline)) void c512_transpose16(_
   }
 }
 
-
 /* Address arithmetic that may point outside a buffer for masked lanes. */
 static inline float *c512_at(float *p, int64_t i) {
   return (float *)((uintptr_t)p + (uintptr_t)(i * 4));
@@ -171,9 +184,5 @@ void c512_wino_weight_unit(const C512 *c, bool split, int64_t u, const float *wo
                            C512Drip *d);
 void c512_wino_finish(const C512 *c, int64_t f, const float *work, const float *bias, float *out);
 void c512_wino_weight_out(const C512 *c, const float *sums, float *w);
-
-/* w [oc, c/groups, kh, kw] = the sum of n partials (partial_stride apart;
-** the first is overwritten). */
-void bt_c512_weight_finish(const C512 *c, float *partials, int64_t n, float *w);
 
 #endif
