@@ -11,11 +11,12 @@ static lua_State *backward_L;
 /* The state of the most recent op call: anomaly traces are taken from it. */
 lua_State *lb_current_L;
 
-/* Reads tensors: a tensor or a list of tensors at idx into a malloc'ed array. */
+/* Reads tensors: a tensor or a list of tensors at idx into an array that is
+** a userdata pushed on the stack (the collector frees it, also on errors). */
 static bt_Tensor **tensor_list(lua_State *L, int idx, int *n, const char *what) {
   bt_Tensor *one = lb_test(L, idx);
   if (one) {
-    bt_Tensor **a = malloc(sizeof *a);
+    bt_Tensor **a = lua_newuserdatauv(L, sizeof *a, 0);
     a[0] = one;
     *n = 1;
     return a;
@@ -23,15 +24,12 @@ static bt_Tensor **tensor_list(lua_State *L, int idx, int *n, const char *what) 
   if (!lua_istable(L, idx))
     luaL_error(L, "grad: %s must be a tensor or a list of tensors, got %s", what, luaL_typename(L, idx));
   int len = (int)lua_rawlen(L, idx);
-  bt_Tensor **a = malloc(sizeof *a * (size_t)(len ? len : 1));
+  bt_Tensor **a = lua_newuserdatauv(L, sizeof *a * (size_t)(len ? len : 1), 0);
   for (int i = 0; i < len; i++) {
     lua_rawgeti(L, idx, i + 1);
     a[i] = lb_test(L, -1);
     lua_pop(L, 1);
-    if (!a[i]) {
-      free(a);
-      luaL_error(L, "grad: %s[%d] is not a tensor", what, i + 1);
-    }
+    if (!a[i]) luaL_error(L, "grad: %s[%d] is not a tensor", what, i + 1);
   }
   *n = len;
   return a;
@@ -63,6 +61,7 @@ static int l_backward(lua_State *L) {
 /* brasa.grad(outputs, inputs, opts?) -> a table of gradients, one per input. */
 static int l_grad(lua_State *L) {
   int no, ni, ng = 0;
+  lua_settop(L, 3);
   bt_Tensor **outs = tensor_list(L, 1, &no, "outputs");
   bt_Tensor **ins = NULL, **gouts = NULL, **grads = NULL;
   ins = tensor_list(L, 2, &ni, "inputs");
@@ -70,27 +69,19 @@ static int l_grad(lua_State *L) {
   read_opts(L, 3, &o);
   if (lua_istable(L, 3) && lua_getfield(L, 3, "grad_outputs") != LUA_TNIL) {
     gouts = tensor_list(L, lua_gettop(L), &ng, "grad_outputs");
-    if (ng != no) {
-      free(outs); free(ins); free(gouts);
-      return luaL_error(L, "grad: %d grad_outputs for %d outputs", ng, no);
-    }
+    if (ng != no) return luaL_error(L, "grad: %d grad_outputs for %d outputs", ng, no);
   }
-  grads = calloc((size_t)(ni ? ni : 1), sizeof *grads);
+  grads = lua_newuserdatauv(L, sizeof *grads * (size_t)(ni ? ni : 1), 0);
   lua_State *prev = backward_L;
   backward_L = L;
   int rc = bt_grad(no, outs, gouts, ni, ins, grads, &o);
   backward_L = prev;
-  free(outs); free(ins); free(gouts);
-  if (rc < 0) {
-    free(grads);
-    return lb_error(L);
-  }
+  if (rc < 0) return lb_error(L);
   lua_createtable(L, ni, 0);
   for (int i = 0; i < ni; i++) {
     lb_push(L, grads[i]);
     lua_rawseti(L, -2, i + 1);
   }
-  free(grads);
   return 1;
 }
 

@@ -209,9 +209,10 @@ static int l_topk(lua_State *L) {
 static int l_one_hot(lua_State *L) {
   lua_settop(L, 2);
   bt_Tensor *t = lb_check(L, 1);
+  lua_Integer classes = luaL_optinteger(L, 2, -1);   /* before z is held */
   lua_pushvalue(L, 1);
   bt_Tensor *z = zero_based(L, lua_gettop(L), "one_hot");
-  bt_Tensor *r = bt_one_hot(z, luaL_optinteger(L, 2, -1));
+  bt_Tensor *r = bt_one_hot(z, classes);
   bt_release(z);
   (void)t;
   lb_push(L, r);

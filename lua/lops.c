@@ -56,6 +56,7 @@ static int l_clamp(lua_State *L) {
 static int l_where(lua_State *L) {
   bt_Tensor *c = lb_check(L, 1);
   bool oa, ob;
+  if (!lua_isnumber(L, 3) && !lua_isboolean(L, 3)) lb_check(L, 3);   /* before a is taken */
   bt_Tensor *a = lb_check_or_number(L, 2, &oa), *b = lb_check_or_number(L, 3, &ob);
   bt_Tensor *r = bt_where(c, a, b);
   if (oa) bt_release(a);

@@ -168,6 +168,12 @@ bt_Tensor *lb_check_or_number(lua_State *L, int idx, bool *owned) {
 ** of an i64/f64 wrapped number does, so results are identical; what goes is
 ** that conversion's scalar allocation (`x + 1` was ~40% slower than x + y). */
 bt_Tensor *lb_operand(lua_State *L, int idx, int other, bool *owned) {
+  /* Both operands are checked before either is taken: an error raised for
+  ** the second would otherwise leak the reference held on the first. */
+  for (int k = 0; k < 2; k++) {
+    int i = k ? other : idx, ty = lua_type(L, i);
+    if (ty != LUA_TNUMBER && ty != LUA_TBOOLEAN) lb_check(L, i);
+  }
   if (lua_type(L, idx) == LUA_TNUMBER) {
     bt_Tensor *o = lb_test(L, other);
     if (o && (o->dtype == BT_F32 || o->dtype == BT_F16 || o->dtype == BT_BF16 || o->dtype == BT_F64)) {
@@ -348,7 +354,10 @@ static bt_Tensor *apply_index(lua_State *L, bt_Tensor *t, int key, bool *full, i
     *elem = off;
     return NULL;
   }
-  bt_retain(t);
+  /* Each intermediate view lives on the Lua stack, owned by the collector,
+  ** so an error raised halfway (a bad index) leaks nothing. */
+  lua_pushnil(L);
+  int slot = lua_gettop(L);
   bt_Tensor *v = t;
   int d = 0;   /* dim of v that entry k addresses */
   for (int k = 1; k <= n; k++) {
@@ -357,7 +366,7 @@ static bt_Tensor *apply_index(lua_State *L, bt_Tensor *t, int key, bool *full, i
     if (ty == LUA_TNUMBER) {
       int ok;
       lua_Integer li = lua_tointegerx(L, -1, &ok);
-      if (!ok) { bt_release(v); luaL_error(L, "index: entry %d is not an integer", k); }
+      if (!ok) luaL_error(L, "index: entry %d is not an integer", k);
       int64_t i = to_c_index(L, li, v->shape[d], k - 1);
       next = bt_select(v, d, i);
     } else if (ty == LUA_TTABLE) {
@@ -374,18 +383,20 @@ static bt_Tensor *apply_index(lua_State *L, bt_Tensor *t, int key, bool *full, i
         b = to_c_index(L, luaL_checkinteger(L, -1), size, k - 1);
         lua_pop(L, 1);
       }
-      if (b < a) { bt_release(v); luaL_error(L, "index: empty range {%d, %d} at dim %d", (int)a + 1, (int)b + 1, k); }
+      if (b < a) luaL_error(L, "index: empty range {%d, %d} at dim %d", (int)a + 1, (int)b + 1, k);
       next = bt_narrow(v, d, a, b - a + 1);
       d++;
     } else {
-      bt_release(v);
       luaL_error(L, "index: entry %d must be a number or a range table, got %s", k, lua_typename(L, ty));
     }
     lua_pop(L, 1);
-    bt_release(v);
     if (!next) lb_error(L);
+    lb_push(L, next);
+    lua_replace(L, slot);
     v = next;
   }
+  bt_retain(v);
+  lua_settop(L, slot - 1);
   return v;
 }
 

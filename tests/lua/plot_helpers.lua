@@ -327,7 +327,9 @@ end
 function H.shell(cmd)
   -- Under the sanitizer build, LD_PRELOAD carries ASan's runtime: keep it
   -- away from the programs a test starts (Xvfb, xwd, gnuplot).
-  if os.getenv('LD_PRELOAD') then cmd = 'env -u LD_PRELOAD sh -c ' .. string.format('%q', cmd) end
+  if os.getenv('LD_PRELOAD') then
+    cmd = "env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "'"   -- single quotes: no expansion here
+  end
   local p = assert(io.popen(cmd, 'r'))
   local s = p:read('a')
   p:close()

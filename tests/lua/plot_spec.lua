@@ -360,7 +360,11 @@ describe('every plot kind', function()
 
   it('the gallery script renders every kind to files', function()
     local script = here .. '../../scripts/plot_gallery.lua'
-    local out = H.shell(('LUA_PATH=%q lua5.4 %s %s 2>&1'):format(package.path, script, tmp .. '/gallery'))
+    -- LD_PRELOAD (the sanitizer build's runtime) is passed on explicitly:
+    -- H.shell keeps it from other programs, but this one loads brasa.
+    local preload = os.getenv('LD_PRELOAD')
+    local env = preload and ('LD_PRELOAD=%q '):format(preload) or ''
+    local out = H.shell(('%sLUA_PATH=%q lua5.4 %s %s 2>&1'):format(env, package.path, script, tmp .. '/gallery'))
     assert.matches('wrote', out, 1, true)
     for _, kind in ipairs({'lines', 'scatter', 'hist', 'bar', 'heatmap', 'image', 'images',
         'surface', 'history', 'subplots'}) do
