@@ -10,7 +10,7 @@ PACKAGES=(
   liblua5.4-dev lua5.4 lua-busted
   libopenblas-dev libreadline-dev zlib1g-dev
   gnuplot-x11 xvfb x11-apps
-  dataset-fashion-mnist libfann-doc
+  dataset-fashion-mnist libfann-doc fortunes fortunes-min
 )
 
 missing=()

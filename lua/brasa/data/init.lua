@@ -402,6 +402,8 @@ for _, part in ipairs {'brasa.data.loader', 'brasa.data.preprocess'} do
   for k, v in pairs(require(part)) do data[k] = v end
 end
 
+data.fortunes = require('brasa.data.fortunes').fortunes   -- the Debian fortune files (text)
+
 require('brasa.docs.data').bind(data)
 
 return data
