@@ -64,7 +64,8 @@ local result = model:evaluate(test)
 print(string.format('test accuracy: %.4f', result.accuracy))
 
 local predicted = model:predict(test.x):argmax(2)
-print(metrics.format_confusion(metrics.confusion_matrix(test.y, predicted, 10), test.classes))
+local cm = metrics.confusion_matrix(test.y, predicted, 10)
+print(metrics.format_confusion(cm, test.classes))
 
 local base = opts.out .. '/fashion_mnist_mlp'
 model:save(base .. '.safetensors')
@@ -74,6 +75,9 @@ if opts.plot then
   local ok, err = pcall(function()
     hist:plot({title = 'Fashion-MNIST MLP'})
     plot.save(base .. '.png')
+    plot.heatmap(cm, {labels = test.classes, title = 'Confusion matrix (rows: true class)'})
+    plot.save(base .. '_confusion.png')
   end)
-  print(ok and ('curves saved to ' .. base .. '.png') or ('no curves: ' .. tostring(err)))
+  print(ok and ('curves and confusion matrix saved to ' .. base .. '.png and ' .. base .. '_confusion.png')
+        or ('no plots: ' .. tostring(err)))
 end
