@@ -84,6 +84,27 @@ void bt_philox(uint64_t seed, uint64_t counter, uint32_t out[4]);
 typedef void (*bt_RangeFn)(void *ctx, int64_t begin, int64_t end);
 int bt_parallel_for(int64_t n, int64_t grain, bt_RangeFn fn, void *ctx);
 
+/* ---- small helpers the ops share ----------------------------------------- */
+
+/* The device a tensor lives on. */
+static inline bt_Device bt_dev(const bt_Tensor *t) { return t->storage->device; }
+
+/* The dtype kernels compute in: f16 and bf16 widen to f32. */
+static inline bt_DType bt_compute_dtype(bt_DType d) {
+  return d == BT_F16 || d == BT_BF16 ? BT_F32 : d;
+}
+
+/* Releases the temporaries of an op or a rule (NULLs are fine):
+** BT_RELEASE(a, b, c). */
+static inline void bt_release_n(int n, bt_Tensor **ts) {
+  for (int i = 0; i < n; i++) bt_release(ts[i]);
+}
+#define BT_RELEASE(...)                                          \
+  do {                                                           \
+    bt_Tensor *bt_tmp_[] = {__VA_ARGS__};                        \
+    bt_release_n((int)(sizeof bt_tmp_ / sizeof bt_tmp_[0]), bt_tmp_); \
+  } while (0)
+
 #define BT_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define BT_MAX(a, b) ((a) > (b) ? (a) : (b))
 

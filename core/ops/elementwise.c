@@ -61,11 +61,6 @@ static bt_DType result_type(int n, bt_Tensor *const *t) {
   return (bt_DType)combine(dim, combine(zero, wrapped));
 }
 
-/* The dtype kernels compute in: f16/bf16 widen to f32. */
-static bt_DType compute_dtype(bt_DType d) {
-  return d == BT_F16 || d == BT_BF16 ? BT_F32 : d;
-}
-
 static bt_Tensor *wrap_number(double s) {
   bt_Tensor *t = s == floor(s) && fabs(s) < 9.2e18 ? bt_scalar_i64((int64_t)s, BT_I64) : bt_scalar(s, BT_F64);
   if (t) t->wrapped_number = true;
@@ -129,16 +124,6 @@ static bt_Tensor *finish_dtype(bt_Tensor *out, bt_DType dt) {
 #define A (n->saved[0])
 #define B (n->saved[1])
 
-/* Releases temporaries in a rule: RELEASE(x, y, ...) */
-static void release_all(int k, bt_Tensor **ts) {
-  for (int i = 0; i < k; i++) bt_release(ts[i]);
-}
-#define RELEASE(...)                                             \
-  do {                                                           \
-    bt_Tensor *tmp_[] = {__VA_ARGS__};                           \
-    release_all((int)(sizeof tmp_ / sizeof tmp_[0]), tmp_);      \
-  } while (0)
-
 static int check_gin(const bt_Node *n, bt_Tensor **gin) {
   for (int i = 0; i < n->n_next; i++)
     if (bt_ag_wants(n, i) && !gin[i]) return -1;
@@ -171,7 +156,7 @@ static int div_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   if (bt_ag_wants(n, 1)) {   /* -g * a / b^2 */
     bt_Tensor *ga = bt_mul(g, A), *b2 = bt_mul(B, B), *q = ga && b2 ? bt_div(ga, b2) : NULL;
     gin[1] = q ? bt_neg(q) : NULL;
-    RELEASE(ga, b2, q);
+    BT_RELEASE(ga, b2, q);
   }
   return check_gin(n, gin);
 }
@@ -181,7 +166,7 @@ static int pow_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
     bt_Tensor *bm1 = bt_add_scalar(B, -1), *p = bm1 ? bt_binary(BT_POW, A, bm1) : NULL;
     bt_Tensor *bp = p ? bt_mul(B, p) : NULL;
     gin[0] = bp ? bt_mul(g, bp) : NULL;
-    RELEASE(bm1, p, bp);
+    BT_RELEASE(bm1, p, bp);
   }
   if (bt_ag_wants(n, 1)) {   /* g * a^b * log(a), taken as 0 where a == 0 */
     bt_Tensor *p = bt_binary(BT_POW, A, B), *l = bt_unary(BT_LOG, A);
@@ -191,7 +176,7 @@ static int pow_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
     if (zero) zero->wrapped_number = true;
     bt_Tensor *safe = pl && z && zero ? bt_where(z, zero, pl) : NULL;
     gin[1] = safe ? bt_mul(g, safe) : NULL;
-    RELEASE(p, l, pl, z, zero, safe);
+    BT_RELEASE(p, l, pl, z, zero, safe);
   }
   return check_gin(n, gin);
 }
@@ -203,7 +188,7 @@ static bt_Tensor *tie_weight(bt_Tensor *a, bt_Tensor *b, bt_BinaryOp wins, bt_DT
   bt_Tensor *wf = w ? bt_to_dtype(w, dt) : NULL, *ef = eq ? bt_to_dtype(eq, dt) : NULL;
   bt_Tensor *half = ef ? bt_mul_scalar(ef, 0.5) : NULL;
   bt_Tensor *r = wf && half ? bt_add(wf, half) : NULL;
-  RELEASE(w, eq, wf, ef, half);
+  BT_RELEASE(w, eq, wf, ef, half);
   return r;
 }
 
@@ -228,7 +213,7 @@ static int atan2_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
     gin[1] = t ? bt_neg(t) : NULL;
     bt_release(t);
   }
-  RELEASE(a2, b2, d, gd);
+  BT_RELEASE(a2, b2, d, gd);
   return check_gin(n, gin);
 }
 
@@ -241,7 +226,7 @@ static int fmod_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
     bt_Tensor *q = bt_div(A, B), *t = q ? bt_unary(round, q) : NULL;
     bt_Tensor *gt = t ? bt_mul(g, t) : NULL;
     gin[1] = gt ? bt_neg(gt) : NULL;
-    RELEASE(q, t, gt);
+    BT_RELEASE(q, t, gt);
   }
   return check_gin(n, gin);
 }
@@ -298,14 +283,14 @@ bt_Tensor *bt_binary(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
   if (rdt == BT_BOOL && op <= BT_REMAINDER && op != BT_MAXIMUM && op != BT_MINIMUM) rdt = BT_I64;
   if ((op == BT_FMOD || op == BT_REMAINDER) && !bt_dtype_is_float(rdt) && has_zero(b))
     return bt_seterr("%s: integer division by zero", name), NULL;
-  bt_DType cdt = compute_dtype(rdt);
+  bt_DType cdt = bt_compute_dtype(rdt);
   bt_Device dev = op_device(2, in);
   int (*k)(bt_BinaryOp, bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL(name, dev, binary);
   if (!k) return NULL;
   bt_Tensor *pa = prepare(a, cdt, ndim, shape), *pb = pa ? prepare(b, cdt, ndim, shape) : NULL;
   bt_Tensor *out = pb ? bt_empty(ndim, shape, is_comparison(op) ? BT_BOOL : cdt, dev) : NULL;
   int rc = out ? k(op, out, pa, pb) : -1;
-  RELEASE(pa, pb);
+  BT_RELEASE(pa, pb);
   if (rc < 0) {
     bt_release(out);
     return NULL;
@@ -427,14 +412,14 @@ static int unary_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
     case BT_TAN: {    /* g (1 + tan^2) */
       bt_Tensor *y = output_of(n), *y2 = y ? bt_mul(y, y) : NULL;
       r = mul_take(g, y2 ? bt_add_scalar(y2, 1) : NULL);
-      RELEASE(y, y2);
+      BT_RELEASE(y, y2);
       break;
     }
     case BT_TANH: r = mul_take(g, one_minus_sq_take(output_of(n))); break;
     case BT_SIGMOID: {   /* g y (1 - y) */
       bt_Tensor *y = output_of(n), *om = y ? bt_binary_scalar(BT_SUB, y, 1, true) : NULL;
       r = mul_take(g, y && om ? bt_mul(y, om) : NULL);
-      RELEASE(y, om);
+      BT_RELEASE(y, om);
       break;
     }
     case BT_RELU: {
@@ -504,7 +489,7 @@ bt_Tensor *bt_unary(bt_UnaryOp op, bt_Tensor *a) {
   if (float_only(op) && !bt_dtype_is_float(rdt)) rdt = BT_F32;
   if (a->dtype == BT_BOOL && (op == BT_NEG || op == BT_SQUARE))
     return bt_seterr("%s: not defined for bool tensors (use logical_not, or cast first)", name), NULL;
-  bt_DType cdt = compute_dtype(rdt);
+  bt_DType cdt = bt_compute_dtype(rdt);
   bt_Device dev = a->storage->device;
   int (*k)(bt_UnaryOp, bt_Tensor *, const bt_Tensor *) = BT_KERNEL(name, dev, unary);
   if (!k) return NULL;
@@ -606,7 +591,7 @@ int bt_binary_(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
     bt_Tensor *ac = bt_clone(a), *r = ac ? bt_binary(op, ac, bb) : NULL;
     bt_release(ac);
     rc = r ? assign_result(name, a, r) : -1;
-  } else if (a->dtype == compute_dtype(rdt) && a->dtype == b->dtype &&
+  } else if (a->dtype == bt_compute_dtype(rdt) && a->dtype == b->dtype &&
              !is_comparison(op)) {
     /* Fast path: the kernel writes straight into a. */
     int (*k)(bt_BinaryOp, bt_Tensor *, const bt_Tensor *, const bt_Tensor *) =
@@ -644,14 +629,14 @@ static int clamp_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *le = bt_binary_scalar(BT_LE, A, n->d[1], false);
   bt_Tensor *in = ge && le ? bt_binary(BT_LOGICAL_AND, ge, le) : NULL;
   gin[0] = mul_take(g, in ? bt_to_dtype(in, g->dtype) : NULL);
-  RELEASE(ge, le, in);
+  BT_RELEASE(ge, le, in);
   return gin[0] ? 0 : -1;
 }
 
 bt_Tensor *bt_clamp(bt_Tensor *a, double lo, double hi) {
   if (lo > hi) return bt_seterr("clamp: min %g is greater than max %g", lo, hi), NULL;
   if (a->dtype == BT_BOOL) return bt_seterr("clamp: not defined for bool tensors"), NULL;
-  bt_DType cdt = compute_dtype(a->dtype);
+  bt_DType cdt = bt_compute_dtype(a->dtype);
   int (*k)(bt_Tensor *, const bt_Tensor *, double, double) = BT_KERNEL("clamp", a->storage->device, clamp);
   if (!k) return NULL;
   bt_Tensor *pa = bt_contiguous_as(a, cdt);
@@ -694,7 +679,7 @@ bt_Tensor *bt_where(bt_Tensor *cond, bt_Tensor *a, bt_Tensor *b) {
   if (bt_broadcast_shapes("where", cond->ndim, cond->shape, a->ndim, a->shape, &n1, s1) < 0 ||
       bt_broadcast_shapes("where", n1, s1, b->ndim, b->shape, &ndim, shape) < 0)
     return NULL;
-  bt_DType rdt = result_type(2, in + 1), cdt = compute_dtype(rdt);
+  bt_DType rdt = result_type(2, in + 1), cdt = bt_compute_dtype(rdt);
   bt_Device dev = op_device(3, in);
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL("where", dev, where);
   if (!k) return NULL;
@@ -703,7 +688,7 @@ bt_Tensor *bt_where(bt_Tensor *cond, bt_Tensor *a, bt_Tensor *b) {
   bt_Tensor *pb = pa ? prepare(b, cdt, ndim, shape) : NULL;
   bt_Tensor *out = pb ? bt_empty(ndim, shape, cdt, dev) : NULL;
   int rc = out ? k(out, pc, pa, pb) : -1;
-  RELEASE(pc, pa, pb);
+  BT_RELEASE(pc, pa, pb);
   if (rc < 0) {
     bt_release(out);
     return NULL;
@@ -725,7 +710,7 @@ bt_Tensor *bt_where(bt_Tensor *cond, bt_Tensor *a, bt_Tensor *b) {
 bt_Tensor *bt_leaky_relu(bt_Tensor *a, double slope) {
   bt_Tensor *pos = bt_binary_scalar(BT_GT, a, 0, false), *neg = bt_mul_scalar(a, slope);
   bt_Tensor *r = pos && neg ? bt_where(pos, a, neg) : NULL;
-  RELEASE(pos, neg);
+  BT_RELEASE(pos, neg);
   return r;
 }
 
@@ -733,7 +718,7 @@ bt_Tensor *bt_elu(bt_Tensor *a, double alpha) {
   bt_Tensor *pos = bt_binary_scalar(BT_GT, a, 0, false), *em1 = bt_unary(BT_EXPM1, a);
   bt_Tensor *neg = em1 ? bt_mul_scalar(em1, alpha) : NULL;
   bt_Tensor *r = pos && neg ? bt_where(pos, a, neg) : NULL;
-  RELEASE(pos, em1, neg);
+  BT_RELEASE(pos, em1, neg);
   return r;
 }
 
@@ -748,7 +733,7 @@ bt_Tensor *bt_softplus(bt_Tensor *a, double beta, double threshold) {
   bt_Tensor *sp = r0 && l ? bt_add(r0, l) : NULL;
   bt_Tensor *spb = sp ? bt_mul_scalar(sp, 1 / beta) : NULL;
   bt_Tensor *r = lin && spb ? bt_where(lin, a, spb) : NULL;
-  RELEASE(bx, lin, r0, ab, e, l, sp, spb);
+  BT_RELEASE(bx, lin, r0, ab, e, l, sp, spb);
   return r;
 }
 
@@ -758,13 +743,13 @@ bt_Tensor *bt_gelu(bt_Tensor *a, bool tanh_approx) {
     bt_Tensor *x3 = bt_pow_scalar(a, 3), *t = x3 ? bt_mul_scalar(x3, 0.044715) : NULL;
     bt_Tensor *s = t ? bt_add(a, t) : NULL;
     inner = s ? unary_take(BT_TANH, bt_mul_scalar(s, 0.7978845608028654)) : NULL;
-    RELEASE(x3, t, s);
+    BT_RELEASE(x3, t, s);
   } else {             /* 0.5 x (1 + erf(x / sqrt 2)) */
     inner = unary_take(BT_ERF, bt_mul_scalar(a, 0.7071067811865476));
   }
   bt_Tensor *one = inner ? bt_add_scalar(inner, 1) : NULL, *h = bt_mul_scalar(a, 0.5);
   if (one && h) r = bt_mul(h, one);
-  RELEASE(inner, one, h);
+  BT_RELEASE(inner, one, h);
   return r;
 }
 
@@ -797,7 +782,7 @@ int bt_copy_(bt_Tensor *dst, bt_Tensor *src) {
   if (!k) return -1;
   bt_Tensor *s = unaliased(dst, src), *e = s ? bt_expand_raw(s, ndim, shape) : NULL;
   int rc = e ? k(dst, e) : -1;
-  RELEASE(s, e);
+  BT_RELEASE(s, e);
   if (rc < 0) return -1;
   bt_bump_version(dst);
   if (bt_ag_needs(1, &src) && bt_dtype_is_float(dst->dtype)) {

@@ -20,21 +20,10 @@
 
 typedef int (*CopyKernel)(bt_Tensor *, const bt_Tensor *);
 
-static bt_Device dev_of(const bt_Tensor *t) { return t->storage->device; }
-
-static void release_n(int n, bt_Tensor **ts) {
-  for (int i = 0; i < n; i++) bt_release(ts[i]);
-}
-#define RELEASE(...)                                                \
-  do {                                                              \
-    bt_Tensor *tmp_[] = {__VA_ARGS__};                              \
-    release_n((int)(sizeof tmp_ / sizeof tmp_[0]), tmp_);           \
-  } while (0)
-
 /* ---- checks and small helpers ------------------------------------------------ */
 
 static int same_device(const char *op, const bt_Tensor *a, const bt_Tensor *b) {
-  bt_Device x = dev_of(a), y = dev_of(b);
+  bt_Device x = bt_dev(a), y = bt_dev(b);
   if (x.type == y.type && x.index == y.index) return 0;
   char nx[32], ny[32];
   return bt_seterr("%s: tensors are on different devices (%s and %s)", op, bt_device_name(x, nx),
@@ -67,9 +56,9 @@ static int64_t size_at(const bt_Tensor *t, int dim) { return t->ndim ? t->shape[
 
 /* A fresh copy of t outside any graph. */
 static bt_Tensor *raw_copy(const char *op, bt_Tensor *t, bt_DType dt) {
-  CopyKernel copy = BT_KERNEL(op, dev_of(t), copy);
+  CopyKernel copy = BT_KERNEL(op, bt_dev(t), copy);
   if (!copy) return NULL;
-  bt_Tensor *out = bt_empty(t->ndim, t->shape, dt, dev_of(t));
+  bt_Tensor *out = bt_empty(t->ndim, t->shape, dt, bt_dev(t));
   if (out && copy(out, t) < 0) {
     bt_release(out);
     return NULL;
@@ -95,7 +84,7 @@ static bt_Tensor *record(bt_Tensor *out, const char *name, bt_BackwardFn fn, int
 /* Zeros of an edge's shape, in g's dtype and on g's device. */
 static bt_Tensor *zeros_of_edge(const bt_Node *n, int i, const bt_Tensor *g) {
   const bt_Edge *e = &n->next[i];
-  return bt_zeros(e->ndim, e->shape, g->dtype, dev_of(g));
+  return bt_zeros(e->ndim, e->shape, g->dtype, bt_dev(g));
 }
 
 /* g padded with zeros (at the end of each dim) up to shape: differentiable. */
@@ -139,7 +128,7 @@ static bt_Tensor *index_select_scalar(bt_Tensor *t, bt_Tensor *index) {
   int64_t one = 1;
   bt_Tensor *r = bt_reshape(t, 1, &one), *s = r ? bt_index_select(r, 0, index) : NULL;
   bt_Tensor *out = s ? bt_reshape(s, 0, NULL) : NULL;
-  RELEASE(r, s);
+  BT_RELEASE(r, s);
   return out;
 }
 
@@ -149,12 +138,12 @@ bt_Tensor *bt_index_select(bt_Tensor *t, int dim, bt_Tensor *index) {
   if ((dim = bt_wrap_dim(op, dim, t->ndim)) < 0) return NULL;
   if (t->ndim == 0) return index_select_scalar(t, index);
   int (*k)(bt_Tensor *, const bt_Tensor *, int, const bt_Tensor *) =
-      BT_KERNEL(op, dev_of(t), index_select);
+      BT_KERNEL(op, bt_dev(t), index_select);
   if (!k) return NULL;
   int64_t shape[BT_MAX_DIMS];
   memcpy(shape, t->shape, sizeof shape);
   shape[dim] = bt_numel(index);
-  bt_Tensor *out = bt_empty(t->ndim, shape, t->dtype, dev_of(t));
+  bt_Tensor *out = bt_empty(t->ndim, shape, t->dtype, bt_dev(t));
   bt_Tensor *ix = out ? lifted(index) : NULL;
   int rc = ix ? k(out, t, dim, ix) : -1;
   bt_release(ix);
@@ -195,13 +184,13 @@ bt_Tensor *bt_index_add(bt_Tensor *t, int dim, bt_Tensor *index, bt_Tensor *src)
   if ((dim = bt_wrap_dim(op, dim, t->ndim)) < 0) return NULL;
   if (check_index_add(op, t, dim, index, src) < 0) return NULL;
   int (*k)(bt_Tensor *, int, const bt_Tensor *, const bt_Tensor *) =
-      BT_KERNEL(op, dev_of(t), index_add);
+      BT_KERNEL(op, bt_dev(t), index_add);
   if (!k) return NULL;
   bt_Tensor *out = raw_copy(op, t, t->dtype);
   bt_Tensor *lo = out ? lifted(out) : NULL, *li = lo ? lifted(index) : NULL;
   bt_Tensor *ls = li ? lifted(src) : NULL;
   int rc = ls ? k(lo, dim, li, ls) : -1;
-  RELEASE(lo, li, ls);
+  BT_RELEASE(lo, li, ls);
   if (rc < 0) {
     bt_release(out);
     return NULL;
@@ -239,13 +228,13 @@ bt_Tensor *bt_gather(bt_Tensor *t, int dim, bt_Tensor *index) {
   if ((dim = bt_wrap_dim(op, dim, t->ndim)) < 0) return NULL;
   if (check_index_fits(op, t, "input", dim, index, false) < 0) return NULL;
   int (*k)(bt_Tensor *, const bt_Tensor *, int, const bt_Tensor *) =
-      BT_KERNEL(op, dev_of(t), gather);
+      BT_KERNEL(op, bt_dev(t), gather);
   if (!k) return NULL;
-  bt_Tensor *out = bt_empty(index->ndim, index->shape, t->dtype, dev_of(t));
+  bt_Tensor *out = bt_empty(index->ndim, index->shape, t->dtype, bt_dev(t));
   bt_Tensor *lo = out ? lifted(out) : NULL, *lt = lo ? lifted(t) : NULL;
   bt_Tensor *li = lt ? lifted(index) : NULL;
   int rc = li ? k(lo, lt, dim, li) : -1;
-  RELEASE(lo, lt, li);
+  BT_RELEASE(lo, lt, li);
   if (rc < 0) {
     bt_release(out);
     return NULL;
@@ -265,7 +254,7 @@ static int scatter_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
       bt_retain(g);
       gin[0] = g;
     } else {
-      bt_Tensor *z = bt_zeros(index->ndim, index->shape, g->dtype, dev_of(g));
+      bt_Tensor *z = bt_zeros(index->ndim, index->shape, g->dtype, bt_dev(g));
       gin[0] = z ? bt_scatter(g, dim, index, z) : NULL;
       bt_release(z);
       if (!gin[0]) return -1;
@@ -292,13 +281,13 @@ static bt_Tensor *scatter(const char *op, bt_Tensor *t, int dim, bt_Tensor *inde
       check_index_fits(op, src, "source", dim, index, true) < 0)
     return NULL;
   int (*k)(bt_Tensor *, int, const bt_Tensor *, const bt_Tensor *, bool) =
-      BT_KERNEL(op, dev_of(t), scatter);
+      BT_KERNEL(op, bt_dev(t), scatter);
   if (!k) return NULL;
   bt_Tensor *out = raw_copy(op, t, t->dtype);
   bt_Tensor *lo = out ? lifted(out) : NULL, *li = lo ? lifted(index) : NULL;
   bt_Tensor *ls = li ? lifted(src) : NULL;
   int rc = ls ? k(lo, dim, li, ls, accumulate) : -1;
-  RELEASE(lo, li, ls);
+  BT_RELEASE(lo, li, ls);
   if (rc < 0) {
     bt_release(out);
     return NULL;
@@ -342,15 +331,15 @@ static bt_Tensor *mask_as_bool(const char *op, bt_Tensor *mask, const bt_Tensor 
 static int masked_fill_into(const char *op, bt_Tensor *out, bt_Tensor *t, bt_Tensor *mask,
                             double value) {
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, const bt_Tensor *) =
-      BT_KERNEL(op, dev_of(t), where);
+      BT_KERNEL(op, bt_dev(t), where);
   if (!k) return -1;
   bt_Tensor *mb = mask_as_bool(op, mask, t);
   bt_Tensor *me = mb ? bt_expand_raw(mb, out->ndim, out->shape) : NULL;
   bt_Tensor *te = me ? bt_expand_raw(t, out->ndim, out->shape) : NULL;
-  bt_Tensor *v = te ? bt_full(0, NULL, value, out->dtype, dev_of(out)) : NULL;
+  bt_Tensor *v = te ? bt_full(0, NULL, value, out->dtype, bt_dev(out)) : NULL;
   bt_Tensor *ve = v ? bt_expand_raw(v, out->ndim, out->shape) : NULL;
   int rc = ve ? k(out, me, ve, te) : -1;
-  RELEASE(mb, me, te, v, ve);
+  BT_RELEASE(mb, me, te, v, ve);
   return rc;
 }
 
@@ -366,7 +355,7 @@ bt_Tensor *bt_masked_fill(bt_Tensor *t, bt_Tensor *mask, double value) {
   int64_t shape[BT_MAX_DIMS];
   if (bt_broadcast_shapes(op, t->ndim, t->shape, mask->ndim, mask->shape, &ndim, shape) < 0)
     return NULL;
-  bt_Tensor *out = bt_empty(ndim, shape, t->dtype, dev_of(t));
+  bt_Tensor *out = bt_empty(ndim, shape, t->dtype, bt_dev(t));
   if (!out) return NULL;
   if (masked_fill_into(op, out, t, mask, value) < 0) {
     bt_release(out);
@@ -379,7 +368,7 @@ bt_Tensor *bt_masked_fill(bt_Tensor *t, bt_Tensor *mask, double value) {
 ** result into t, and let t take the result's place in the graph. */
 static int masked_fill_graph(const char *op, bt_Tensor *t, bt_Tensor *mask, double value) {
   bt_Tensor *r = bt_masked_fill(t, mask, value);
-  CopyKernel copy = r ? BT_KERNEL(op, dev_of(t), copy) : NULL;
+  CopyKernel copy = r ? BT_KERNEL(op, bt_dev(t), copy) : NULL;
   int rc = copy ? copy(t, r) : -1;
   if (rc == 0) bt_bump_version(t);
   if (rc == 0 && r->grad_fn) {
@@ -477,7 +466,7 @@ static bt_Tensor *dense_mask(const char *op, bt_Tensor *mask, int ndim, const in
 bt_Tensor *bt_masked_select(bt_Tensor *t, bt_Tensor *mask) {
   const char *op = "masked_select";
   if (check_mask(op, t, mask) < 0) return NULL;
-  if (dev_of(t).type != BT_CPU) return bt_no_kernel(op, "nonzero", dev_of(t)), NULL;
+  if (bt_dev(t).type != BT_CPU) return bt_no_kernel(op, "nonzero", bt_dev(t)), NULL;
   int ndim;
   int64_t shape[BT_MAX_DIMS], all = -1;
   if (bt_broadcast_shapes(op, t->ndim, t->shape, mask->ndim, mask->shape, &ndim, shape) < 0)
@@ -488,7 +477,7 @@ bt_Tensor *bt_masked_select(bt_Tensor *t, bt_Tensor *mask) {
   bt_Tensor *flat = te ? bt_reshape(te, 1, &all) : NULL;
   bt_Tensor *out = flat ? bt_index_select(flat, 0, pos) : NULL;
   if (out && out->grad_fn) out->grad_fn->name = "MaskedSelectBackward";
-  RELEASE(m, pos, te, flat);
+  BT_RELEASE(m, pos, te, flat);
   return out;
 }
 
@@ -512,7 +501,7 @@ static void coords_of(void *ctx, int64_t begin, int64_t end) {
 
 bt_Tensor *bt_nonzero(bt_Tensor *t) {
   const char *op = "nonzero";
-  if (dev_of(t).type != BT_CPU) return bt_no_kernel(op, "nonzero", dev_of(t)), NULL;
+  if (bt_dev(t).type != BT_CPU) return bt_no_kernel(op, "nonzero", bt_dev(t)), NULL;
   bt_Tensor *m = bt_contiguous_as(t, BT_BOOL);
   bt_Tensor *pos = m ? true_positions(op, m) : NULL;
   bt_release(m);
@@ -543,7 +532,7 @@ static int cat_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   for (int i = 0; i < n->n_next; i++) {
     if (!bt_ag_wants(n, i)) continue;
     const bt_Edge *e = &n->next[i];
-    gin[i] = offset[i] < 0 ? bt_zeros(e->ndim, e->shape, g->dtype, dev_of(g))
+    gin[i] = offset[i] < 0 ? bt_zeros(e->ndim, e->shape, g->dtype, bt_dev(g))
                            : bt_narrow(g, dim, offset[i], e->shape[dim]);
     if (!gin[i]) return -1;
   }
@@ -588,7 +577,7 @@ static int check_cat(int n, bt_Tensor *const *ts, int *dim, const bt_Tensor **re
 /* Copies each input into its window of out; offset[i] gets where it starts. */
 static int cat_copy(bt_Tensor *out, int n, bt_Tensor *const *ts, const bt_Tensor *ref, int dim,
                     int64_t *offset) {
-  CopyKernel copy = BT_KERNEL("cat", dev_of(out), copy);
+  CopyKernel copy = BT_KERNEL("cat", bt_dev(out), copy);
   if (!copy) return -1;
   int64_t at = 0;
   for (int i = 0; i < n; i++) {
@@ -612,10 +601,10 @@ bt_Tensor *bt_cat(int n, bt_Tensor *const *ts, int dim) {
   bt_DType dt = BT_F32;
   int64_t shape[BT_MAX_DIMS], count = n;
   if (check_cat(n, ts, &dim, &ref, &dt, shape) < 0) return NULL;
-  bt_Tensor *out = bt_empty(ref->ndim, shape, dt, dev_of(ref));
+  bt_Tensor *out = bt_empty(ref->ndim, shape, dt, bt_dev(ref));
   bt_Tensor *offsets = out ? bt_empty(1, &count, BT_I64, BT_CPU_DEVICE) : NULL;
   if (!offsets || cat_copy(out, n, ts, ref, dim, bt_data(offsets)) < 0) {
-    RELEASE(out, offsets);
+    BT_RELEASE(out, offsets);
     return NULL;
   }
   out = record(out, "CatBackward", cat_backward, n, ts, dim, offsets);
@@ -643,7 +632,7 @@ bt_Tensor *bt_stack(int n, bt_Tensor *const *ts, int dim) {
   while (i < n && (u[i] = bt_unsqueeze(ts[i], dim))) i++;
   if (i == n) out = bt_cat(n, u, dim);
   if (out && out->grad_fn) out->grad_fn->name = "StackBackward";
-  release_n(i, u);
+  bt_release_n(i, u);
   free(u);
   return out;
 }
@@ -658,7 +647,7 @@ static int pieces(bt_Tensor *t, int dim, int64_t size, int count, bt_Tensor ***o
   for (int i = 0; i < count; i++) {
     int64_t start = BT_MIN((int64_t)i * size, len);
     if (!(arr[i] = bt_narrow(t, dim, start, BT_MIN(size, len - start)))) {
-      release_n(i, arr);
+      bt_release_n(i, arr);
       free(arr);
       return -1;
     }
@@ -707,19 +696,19 @@ static int sort_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
 /* Sorted values and indices of t along dim, outside any graph. */
 static int sort_raw(const char *op, bt_Tensor *t, int dim, bool descending, bt_Tensor **values,
                     bt_Tensor **indices) {
-  int (*k)(bt_Tensor *, bt_Tensor *, const bt_Tensor *, int, bool) = BT_KERNEL(op, dev_of(t), sort);
+  int (*k)(bt_Tensor *, bt_Tensor *, const bt_Tensor *, int, bool) = BT_KERNEL(op, bt_dev(t), sort);
   if (!k) return -1;
-  bt_Tensor *v = bt_empty(t->ndim, t->shape, t->dtype, dev_of(t));
-  bt_Tensor *ix = v ? bt_zeros(t->ndim, t->shape, BT_I64, dev_of(t)) : NULL;
+  bt_Tensor *v = bt_empty(t->ndim, t->shape, t->dtype, bt_dev(t));
+  bt_Tensor *ix = v ? bt_zeros(t->ndim, t->shape, BT_I64, bt_dev(t)) : NULL;
   int rc = -1;
   if (ix && t->ndim == 0) {
-    CopyKernel copy = BT_KERNEL(op, dev_of(t), copy);
+    CopyKernel copy = BT_KERNEL(op, bt_dev(t), copy);
     rc = copy ? copy(v, t) : -1;
   } else if (ix) {
     rc = k(v, ix, t, dim, descending);
   }
   if (rc < 0) {
-    RELEASE(v, ix);
+    BT_RELEASE(v, ix);
     return -1;
   }
   *values = v;
@@ -768,7 +757,7 @@ int bt_topk(bt_Tensor *t, int64_t k, int dim, bool largest, bool sorted, bt_Tens
   bt_Tensor *sv, *si;
   if (sort_raw("topk", t, dim, largest, &sv, &si) < 0) return -1;
   bt_Tensor *v = first_k(sv, dim, k), *ix = v ? first_k(si, dim, k) : NULL;
-  RELEASE(sv, si);
+  BT_RELEASE(sv, si);
   if (!ix) {
     bt_release(v);
     return -1;
@@ -793,7 +782,7 @@ static int class_range(bt_Tensor *t, int64_t *lo, int64_t *hi) {
     *lo = bt_get_flat_i64(hn, 0);
     *hi = bt_get_flat_i64(hx, 0);
   }
-  RELEASE(mn, mx, hn, hx);
+  BT_RELEASE(mn, mx, hn, hx);
   return hx ? 0 : -1;
 }
 
@@ -810,14 +799,14 @@ static bt_Tensor *one_hot_fill(bt_Tensor *t, int64_t classes) {
   ishape[nd - 1] = 1;
   istride[nd - 1] = 1;
   int (*k)(bt_Tensor *, int, const bt_Tensor *, const bt_Tensor *, bool) =
-      BT_KERNEL(op, dev_of(t), scatter);
+      BT_KERNEL(op, bt_dev(t), scatter);
   if (!k) return NULL;
-  bt_Tensor *out = bt_zeros(nd, shape, BT_I64, dev_of(t));
+  bt_Tensor *out = bt_zeros(nd, shape, BT_I64, bt_dev(t));
   bt_Tensor *ix = out ? bt_alias(t, nd, ishape, istride, t->offset) : NULL;
-  bt_Tensor *one = ix ? bt_full(0, NULL, 1, BT_I64, dev_of(t)) : NULL;
+  bt_Tensor *one = ix ? bt_full(0, NULL, 1, BT_I64, bt_dev(t)) : NULL;
   bt_Tensor *ones = one ? bt_expand_raw(one, nd, ishape) : NULL;
   int rc = ones ? k(out, nd - 1, ix, ones, false) : -1;
-  RELEASE(ix, one, ones);
+  BT_RELEASE(ix, one, ones);
   if (rc < 0) {
     bt_release(out);
     return NULL;

@@ -24,8 +24,6 @@
 #include "internal.h"
 #include "autograd.h"
 
-static bt_Device dev_of(const bt_Tensor *t) { return t->storage->device; }
-
 typedef enum { PRIM_C, PRIM_T, PRIM_W } Prim;
 
 static bt_Tensor *prim(Prim p, bt_Tensor *a, bt_Tensor *b, bt_Tensor *bias,
@@ -131,22 +129,22 @@ static bt_Tensor *prim(Prim p, bt_Tensor *a, bt_Tensor *b, bt_Tensor *bias,
   else w_shape(&g, shape);
   bt_Tensor *ca = bt_contiguous_as(a, cdt), *cb = ca ? bt_contiguous_as(b, cdt) : NULL;
   bt_Tensor *cbias = cb && bias ? bt_contiguous_as(bias, cdt) : NULL;
-  bt_Tensor *out = cb && (cbias || !bias) ? bt_empty(4, shape, cdt, dev_of(a)) : NULL;
+  bt_Tensor *out = cb && (cbias || !bias) ? bt_empty(4, shape, cdt, bt_dev(a)) : NULL;
   int rc = out ? 0 : -1;
   if (out && bt_numel(out) > 0) {
     if (p == PRIM_C) {
       int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
-               const bt_ConvGeom *) = BT_KERNEL(op, dev_of(a), conv2d);
+               const bt_ConvGeom *) = BT_KERNEL(op, bt_dev(a), conv2d);
       rc = k ? k(out, ca, cb, cbias, &g) : -1;
     } else if (p == PRIM_T) {
       int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
-               const bt_ConvGeom *) = BT_KERNEL(op, dev_of(a), conv2d_input);
+               const bt_ConvGeom *) = BT_KERNEL(op, bt_dev(a), conv2d_input);
       rc = k ? k(out, ca, cb, cbias, &g) : -1;
     } else if (g.n == 0) {
       rc = bt_zero_(out);
     } else {
       int (*k)(bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
-               const bt_ConvGeom *) = BT_KERNEL(op, dev_of(a), conv2d_weight);
+               const bt_ConvGeom *) = BT_KERNEL(op, bt_dev(a), conv2d_weight);
       rc = k ? k(out, NULL, ca, cb, &g) : -1;
     }
   }
@@ -176,14 +174,14 @@ static int weight_and_bias(bt_Tensor *x, bt_Tensor *g, const bt_ConvGeom *geo, b
   int64_t ws[4];
   w_shape(&gm, ws);
   bt_Tensor *cx = bt_contiguous_as(x, cdt), *cg = cx ? bt_contiguous_as(g, cdt) : NULL;
-  bt_Tensor *w = cg ? bt_empty(4, ws, cdt, dev_of(x)) : NULL;
-  bt_Tensor *b = w ? bt_empty(1, &gm.oc, cdt, dev_of(x)) : NULL;
+  bt_Tensor *w = cg ? bt_empty(4, ws, cdt, bt_dev(x)) : NULL;
+  bt_Tensor *b = w ? bt_empty(1, &gm.oc, cdt, bt_dev(x)) : NULL;
   int rc = b ? 0 : -1;
   if (b && gm.n == 0) {
     rc = bt_zero_(w) < 0 || bt_zero_(b) < 0 ? -1 : 0;
   } else if (b) {
     int (*k)(bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
-             const bt_ConvGeom *) = BT_KERNEL(op, dev_of(x), conv2d_weight);
+             const bt_ConvGeom *) = BT_KERNEL(op, bt_dev(x), conv2d_weight);
     rc = k ? k(w, b, cx, cg, &gm) : -1;
   }
   bt_release(cx);
@@ -228,9 +226,9 @@ static int check_tensors(const Kind *k, const bt_Tensor *x, const bt_Tensor *w,
     return bt_seterr("%s: input (%s), weight (%s)%s%s must have one dtype", k->op,
                      bt_dtype_name(x->dtype), bt_dtype_name(w->dtype), b ? " and bias " : "",
                      b ? bt_dtype_name(b->dtype) : "");
-  bt_Device dx = dev_of(x), dw = dev_of(w);
-  if (dx.type != dw.type || dx.index != dw.index || (b && (dev_of(b).type != dx.type ||
-                                                           dev_of(b).index != dx.index)))
+  bt_Device dx = bt_dev(x), dw = bt_dev(w);
+  if (dx.type != dw.type || dx.index != dw.index || (b && (bt_dev(b).type != dx.type ||
+                                                           bt_dev(b).index != dx.index)))
     return bt_seterr("%s: input, weight and bias must be on one device", k->op);
   return 0;
 }

@@ -12,25 +12,9 @@
 #include "internal.h"
 #include "autograd.h"
 
-static bt_Device dev_of(const bt_Tensor *t) { return t->storage->device; }
-
-static void release_n(int n, bt_Tensor **ts) {
-  for (int i = 0; i < n; i++) bt_release(ts[i]);
-}
-#define RELEASE(...)                                                \
-  do {                                                              \
-    bt_Tensor *tmp_[] = {__VA_ARGS__};                              \
-    release_n((int)(sizeof tmp_ / sizeof tmp_[0]), tmp_);           \
-  } while (0)
-
-static bool is_half(bt_DType d) { return d == BT_F16 || d == BT_BF16; }
-
-/* The dtype kernels compute in: f32 for the half types. */
-static bt_DType compute_dtype(bt_DType d) { return is_half(d) ? BT_F32 : d; }
-
 static int same_device(const char *op, const bt_Tensor *a, const bt_Tensor *b) {
   if (!a || !b) return 0;
-  bt_Device x = dev_of(a), y = dev_of(b);
+  bt_Device x = bt_dev(a), y = bt_dev(b);
   if (x.type == y.type && x.index == y.index) return 0;
   char nx[32], ny[32];
   return bt_seterr("%s: tensors are on different devices (%s and %s)", op, bt_device_name(x, nx),
@@ -117,9 +101,9 @@ static int batch_norm_backward_graph(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) 
       gin[0] = bt_mul(gh, is);
     }
     if (!gin[0]) rc = -1;
-    RELEASE(wv, gh, a, ghx, b, bx, d1, d2);
+    BT_RELEASE(wv, gh, a, ghx, b, bx, d1, d2);
   }
-  RELEASE(mu, xc, x2, var, ve, is, xhat, gxh);
+  BT_RELEASE(mu, xc, x2, var, ve, is, xhat, gxh);
   return rc;
 }
 
@@ -131,7 +115,7 @@ static int batch_norm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *w = n->i[1] ? n->saved[3] : NULL;
   int (*k)(bt_Tensor *, bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
            const bt_Tensor *, const bt_Tensor *, const bt_Tensor *, bool) =
-      BT_KERNEL(op, dev_of(x), batch_norm_backward);
+      BT_KERNEL(op, bt_dev(x), batch_norm_backward);
   if (!k) return -1;
   int64_t N = x->shape[0], C = x->shape[1], S = N && C ? bt_numel(x) / (N * C) : 0;
   bt_Tensor *xc = dense(x, x->dtype), *gc = xc ? dense(g, x->dtype) : NULL;
@@ -140,20 +124,20 @@ static int batch_norm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *gx = NULL, *gx3 = NULL, *gw = NULL, *gb = NULL;
   int rc = g3 && (!w || wc) ? 0 : -1;
   if (rc == 0 && bt_ag_wants(n, 0)) {
-    gx = bt_empty(x->ndim, x->shape, x->dtype, dev_of(x));
+    gx = bt_empty(x->ndim, x->shape, x->dtype, bt_dev(x));
     if (!gx || !(gx3 = as3(gx, N, C, S))) rc = -1;
   }
-  if (rc == 0 && bt_ag_wants(n, 1) && !(gw = bt_empty(1, &C, x->dtype, dev_of(x)))) rc = -1;
-  if (rc == 0 && bt_ag_wants(n, 2) && !(gb = bt_empty(1, &C, x->dtype, dev_of(x)))) rc = -1;
+  if (rc == 0 && bt_ag_wants(n, 1) && !(gw = bt_empty(1, &C, x->dtype, bt_dev(x)))) rc = -1;
+  if (rc == 0 && bt_ag_wants(n, 2) && !(gb = bt_empty(1, &C, x->dtype, bt_dev(x)))) rc = -1;
   if (rc == 0) rc = k(gx3, gw, gb, g3, x3, wc, mean, invstd, n->i[0]);
   if (rc == 0) {
     gin[0] = gx;
     gin[1] = gw;
     gin[2] = gb;
   } else {
-    RELEASE(gx, gw, gb);
+    BT_RELEASE(gx, gw, gb);
   }
-  RELEASE(xc, gc, wc, x3, g3, gx3);
+  BT_RELEASE(xc, gc, wc, x3, g3, gx3);
   return rc;
 }
 
@@ -214,7 +198,7 @@ static bt_Tensor *batch_norm_fused(bt_Tensor *x, bt_Tensor *rm, bt_Tensor *rv, b
   const char *op = "batch_norm";
   int (*k)(bt_Tensor *, bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
            const bt_Tensor *, bt_Tensor *, bt_Tensor *, bool, double, double) =
-      BT_KERNEL(op, dev_of(x), batch_norm);
+      BT_KERNEL(op, bt_dev(x), batch_norm);
   if (!k) return NULL;
   if (training && ((rm && bt_ag_check_inplace(op, rm) < 0) || (rv && bt_ag_check_inplace(op, rv) < 0)))
     return NULL;
@@ -222,13 +206,13 @@ static bt_Tensor *batch_norm_fused(bt_Tensor *x, bt_Tensor *rm, bt_Tensor *rv, b
   int64_t N = x->shape[0], C = x->shape[1], S = N && C ? bt_numel(x) / (N * C) : 0;
   bt_Tensor *xc = dense(x, dt), *wc = dense(w, dt), *bc = dense(b, dt);
   bt_Tensor *rmc = dense(rm, dt), *rvc = dense(rv, dt);
-  bt_Tensor *y = bt_empty(x->ndim, x->shape, dt, dev_of(x));
-  bt_Tensor *mean = bt_empty(1, &C, dt, dev_of(x)), *invstd = bt_empty(1, &C, dt, dev_of(x));
+  bt_Tensor *y = bt_empty(x->ndim, x->shape, dt, bt_dev(x));
+  bt_Tensor *mean = bt_empty(1, &C, dt, bt_dev(x)), *invstd = bt_empty(1, &C, dt, bt_dev(x));
   bt_Tensor *x3 = xc && y ? as3(xc, N, C, S) : NULL, *y3 = x3 ? as3(y, N, C, S) : NULL;
   bool ok = y3 && mean && invstd && (!w || wc) && (!b || bc) && (!rm || rmc) && (!rv || rvc);
   if (ok) ok = k(y3, mean, invstd, x3, wc, bc, rmc, rvc, training, momentum, eps) == 0;
   if (ok && training) ok = write_back(rm, rmc) == 0 && write_back(rv, rvc) == 0;
-  RELEASE(xc, wc, bc, rmc, rvc, x3, y3);
+  BT_RELEASE(xc, wc, bc, rmc, rvc, x3, y3);
   bt_Tensor *in[3] = {x, w, b};
   if (ok && bt_ag_needs(3, in)) {
     bt_Node *node = bt_ag_record("BatchNormBackward", batch_norm_backward, 3, in, y);
@@ -244,7 +228,7 @@ static bt_Tensor *batch_norm_fused(bt_Tensor *x, bt_Tensor *rm, bt_Tensor *rv, b
       if (w) bt_ag_save(node, w);
     }
   }
-  RELEASE(mean, invstd);
+  BT_RELEASE(mean, invstd);
   if (!ok) {
     bt_release(y);
     return NULL;
@@ -257,7 +241,7 @@ bt_Tensor *bt_batch_norm(bt_Tensor *x, bt_Tensor *running_mean, bt_Tensor *runni
                          double eps) {
   if (check_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps) < 0)
     return NULL;
-  bt_DType dt = compute_dtype(x->dtype);
+  bt_DType dt = bt_compute_dtype(x->dtype);
   if (x->dtype == dt && (!weight || weight->dtype == dt) && (!bias || bias->dtype == dt))
     return batch_norm_fused(x, running_mean, running_var, weight, bias, training, momentum, eps);
   /* Mixed or half dtypes: compute in dt through differentiable casts. */
@@ -265,7 +249,7 @@ bt_Tensor *bt_batch_norm(bt_Tensor *x, bt_Tensor *running_mean, bt_Tensor *runni
   if (xc && (!weight || wc) && (!bias || bc))
     y = batch_norm_fused(xc, running_mean, running_var, wc, bc, training, momentum, eps);
   bt_Tensor *r = y ? cast(y, x->dtype) : NULL;
-  RELEASE(xc, wc, bc, y);
+  BT_RELEASE(xc, wc, bc, y);
   return r;
 }
 
@@ -299,9 +283,9 @@ static int layer_norm_backward_graph(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) 
     bt_Tensor *b = ghx ? bt_mean(ghx, mask, true) : NULL, *bx = b ? bt_mul(xhat, b) : NULL;
     bt_Tensor *d1 = bx ? bt_sub(gh, a) : NULL, *d2 = d1 ? bt_sub(d1, bx) : NULL;
     if (!d2 || !(gin[0] = bt_mul(d2, is))) rc = -1;
-    RELEASE(gh, a, ghx, b, bx, d1, d2);
+    BT_RELEASE(gh, a, ghx, b, bx, d1, d2);
   }
-  RELEASE(mu, xc, x2, var, ve, is, xhat);
+  BT_RELEASE(mu, xc, x2, var, ve, is, xhat);
   return rc;
 }
 
@@ -313,7 +297,7 @@ static int layer_norm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *w = n->i[0] ? n->saved[3] : NULL;
   int (*k)(bt_Tensor *, bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
            const bt_Tensor *, const bt_Tensor *, const bt_Tensor *) =
-      BT_KERNEL(op, dev_of(x), layer_norm_backward);
+      BT_KERNEL(op, bt_dev(x), layer_norm_backward);
   if (!k) return -1;
   int nn = (int)n->i[1], lead = x->ndim - nn;
   int64_t M = 1, K = 1;
@@ -324,12 +308,12 @@ static int layer_norm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *gx = NULL, *gx2 = NULL, *gw = NULL, *gb = NULL;
   int rc = g2 && (!w || wc) ? 0 : -1;
   if (rc == 0 && bt_ag_wants(n, 0)) {
-    gx = bt_empty(x->ndim, x->shape, x->dtype, dev_of(x));
+    gx = bt_empty(x->ndim, x->shape, x->dtype, bt_dev(x));
     if (!gx || !(gx2 = as2(gx, M, K))) rc = -1;
   }
-  if (rc == 0 && bt_ag_wants(n, 1) && !(gw = bt_empty(nn, x->shape + lead, x->dtype, dev_of(x))))
+  if (rc == 0 && bt_ag_wants(n, 1) && !(gw = bt_empty(nn, x->shape + lead, x->dtype, bt_dev(x))))
     rc = -1;
-  if (rc == 0 && bt_ag_wants(n, 2) && !(gb = bt_empty(nn, x->shape + lead, x->dtype, dev_of(x))))
+  if (rc == 0 && bt_ag_wants(n, 2) && !(gb = bt_empty(nn, x->shape + lead, x->dtype, bt_dev(x))))
     rc = -1;
   if (rc == 0) rc = k(gx2, gw, gb, g2, x2, wc, mean, invstd);
   if (rc == 0) {
@@ -337,9 +321,9 @@ static int layer_norm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
     gin[1] = gw;
     gin[2] = gb;
   } else {
-    RELEASE(gx, gw, gb);
+    BT_RELEASE(gx, gw, gb);
   }
-  RELEASE(xc, gc, wc, x2, g2, gx2);
+  BT_RELEASE(xc, gc, wc, x2, g2, gx2);
   return rc;
 }
 
@@ -371,19 +355,19 @@ static bt_Tensor *layer_norm_fused(bt_Tensor *x, int nnorm, bt_Tensor *w, bt_Ten
                                    double eps) {
   const char *op = "layer_norm";
   int (*k)(bt_Tensor *, bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
-           const bt_Tensor *, double) = BT_KERNEL(op, dev_of(x), layer_norm);
+           const bt_Tensor *, double) = BT_KERNEL(op, bt_dev(x), layer_norm);
   if (!k) return NULL;
   bt_DType dt = x->dtype;
   int lead = x->ndim - nnorm;
   int64_t M = 1, K = 1;
   for (int d = 0; d < x->ndim; d++) *(d < lead ? &M : &K) *= x->shape[d];
   bt_Tensor *xc = dense(x, dt), *wc = dense(w, dt), *bc = dense(b, dt);
-  bt_Tensor *y = bt_empty(x->ndim, x->shape, dt, dev_of(x));
-  bt_Tensor *mean = bt_empty(1, &M, dt, dev_of(x)), *invstd = bt_empty(1, &M, dt, dev_of(x));
+  bt_Tensor *y = bt_empty(x->ndim, x->shape, dt, bt_dev(x));
+  bt_Tensor *mean = bt_empty(1, &M, dt, bt_dev(x)), *invstd = bt_empty(1, &M, dt, bt_dev(x));
   bt_Tensor *x2 = xc && y ? as2(xc, M, K) : NULL, *y2 = x2 ? as2(y, M, K) : NULL;
   bool ok = y2 && mean && invstd && (!w || wc) && (!b || bc);
   if (ok) ok = k(y2, mean, invstd, x2, wc, bc, eps) == 0;
-  RELEASE(xc, wc, bc, x2, y2);
+  BT_RELEASE(xc, wc, bc, x2, y2);
   bt_Tensor *in[3] = {x, w, b};
   if (ok && bt_ag_needs(3, in)) {
     bt_Node *node = bt_ag_record("LayerNormBackward", layer_norm_backward, 3, in, y);
@@ -399,7 +383,7 @@ static bt_Tensor *layer_norm_fused(bt_Tensor *x, int nnorm, bt_Tensor *w, bt_Ten
       if (w) bt_ag_save(node, w);
     }
   }
-  RELEASE(mean, invstd);
+  BT_RELEASE(mean, invstd);
   if (!ok) {
     bt_release(y);
     return NULL;
@@ -410,13 +394,13 @@ static bt_Tensor *layer_norm_fused(bt_Tensor *x, int nnorm, bt_Tensor *w, bt_Ten
 bt_Tensor *bt_layer_norm(bt_Tensor *x, int nnorm, const int64_t *normalized_shape,
                          bt_Tensor *weight, bt_Tensor *bias, double eps) {
   if (check_layer_norm(x, nnorm, normalized_shape, weight, bias, eps) < 0) return NULL;
-  bt_DType dt = compute_dtype(x->dtype);
+  bt_DType dt = bt_compute_dtype(x->dtype);
   if (x->dtype == dt && (!weight || weight->dtype == dt) && (!bias || bias->dtype == dt))
     return layer_norm_fused(x, nnorm, weight, bias, eps);
   bt_Tensor *xc = cast(x, dt), *wc = cast(weight, dt), *bc = cast(bias, dt), *y = NULL;
   if (xc && (!weight || wc) && (!bias || bc)) y = layer_norm_fused(xc, nnorm, wc, bc, eps);
   bt_Tensor *r = y ? cast(y, x->dtype) : NULL;
-  RELEASE(xc, wc, bc, y);
+  BT_RELEASE(xc, wc, bc, y);
   return r;
 }
 
@@ -429,15 +413,15 @@ static int dropout_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   if (bt_ag_create_graph()) {
     bt_Tensor *m = bt_to_dtype(mask, g->dtype), *gm = m ? bt_mul(g, m) : NULL;
     gin[0] = gm ? bt_mul_scalar(gm, scale) : NULL;
-    RELEASE(m, gm);
+    BT_RELEASE(m, gm);
     return gin[0] ? 0 : -1;
   }
   const char *op = "dropout_backward";
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, double) =
-      BT_KERNEL(op, dev_of(g), dropout_backward);
+      BT_KERNEL(op, bt_dev(g), dropout_backward);
   if (!k) return -1;
-  bt_DType dt = compute_dtype(g->dtype);
-  bt_Tensor *gc = dense(g, dt), *gx = gc ? bt_empty(g->ndim, g->shape, dt, dev_of(g)) : NULL;
+  bt_DType dt = bt_compute_dtype(g->dtype);
+  bt_Tensor *gc = dense(g, dt), *gx = gc ? bt_empty(g->ndim, g->shape, dt, bt_dev(g)) : NULL;
   if (gx && k(gx, gc, mask, scale) < 0) {
     bt_release(gx);
     gx = NULL;
@@ -450,11 +434,11 @@ static int dropout_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
 static bt_Tensor *dropout_fused(bt_Tensor *x, double p) {
   const char *op = "dropout";
   int (*k)(bt_Tensor *, bt_Tensor *, const bt_Tensor *, double, uint64_t, uint64_t) =
-      BT_KERNEL(op, dev_of(x), dropout);
+      BT_KERNEL(op, bt_dev(x), dropout);
   if (!k) return NULL;
   bt_Tensor *xc = dense(x, x->dtype);
-  bt_Tensor *y = xc ? bt_empty(x->ndim, x->shape, x->dtype, dev_of(x)) : NULL;
-  bt_Tensor *mask = y ? bt_empty(x->ndim, x->shape, BT_BOOL, dev_of(x)) : NULL;
+  bt_Tensor *y = xc ? bt_empty(x->ndim, x->shape, x->dtype, bt_dev(x)) : NULL;
+  bt_Tensor *mask = y ? bt_empty(x->ndim, x->shape, BT_BOOL, bt_dev(x)) : NULL;
   bool ok = mask != NULL;
   if (ok) {
     uint64_t seed, counter = bt_random_reserve((uint64_t)bt_numel(x), &seed);
@@ -469,7 +453,7 @@ static bt_Tensor *dropout_fused(bt_Tensor *x, double p) {
       bt_ag_save(node, mask);
     }
   }
-  RELEASE(xc, mask);
+  BT_RELEASE(xc, mask);
   if (!ok) {
     bt_release(y);
     return NULL;
@@ -486,11 +470,11 @@ bt_Tensor *bt_dropout(bt_Tensor *x, double p, bool training) {
     bt_retain(x);
     return x;
   }
-  bt_DType dt = compute_dtype(x->dtype);
+  bt_DType dt = bt_compute_dtype(x->dtype);
   if (dt == x->dtype) return dropout_fused(x, p);
   bt_Tensor *xc = cast(x, dt), *y = xc ? dropout_fused(xc, p) : NULL;
   bt_Tensor *r = y ? cast(y, x->dtype) : NULL;
-  RELEASE(xc, y);
+  BT_RELEASE(xc, y);
   return r;
 }
 
@@ -510,9 +494,9 @@ static int embedding_backward_graph(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *g2 = vcol ? bt_reshape(g, 2, s2) : NULL, *gm = g2 ? bt_mul(g2, vcol) : NULL;
   bt_Tensor *idc = gm ? bt_clamp(ids, 0, (double)(V - 1)) : NULL;
   bt_Tensor *idf = idc ? bt_reshape(idc, 1, &rows) : NULL;
-  bt_Tensor *z = idf ? bt_zeros(2, ws, g->dtype, dev_of(g)) : NULL;
+  bt_Tensor *z = idf ? bt_zeros(2, ws, g->dtype, bt_dev(g)) : NULL;
   gin[0] = z ? bt_index_add(z, 0, idf, gm) : NULL;
-  RELEASE(keep, notpad, valid, vf, vcol, g2, gm, idc, idf, z);
+  BT_RELEASE(keep, notpad, valid, vf, vcol, g2, gm, idc, idf, z);
   return gin[0] ? 0 : -1;
 }
 
@@ -521,18 +505,18 @@ static int embedding_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   if (bt_ag_create_graph()) return embedding_backward_graph(n, g, gin);
   const char *op = "embedding_backward";
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, int64_t) =
-      BT_KERNEL(op, dev_of(g), embedding_backward);
+      BT_KERNEL(op, bt_dev(g), embedding_backward);
   if (!k) return -1;
   bt_Tensor *ids = n->saved[0];
   int64_t V = n->i[1], D = g->shape[g->ndim - 1], rows = bt_numel(ids), ws[2] = {V, D};
-  bt_DType dt = compute_dtype(g->dtype);
+  bt_DType dt = bt_compute_dtype(g->dtype);
   bt_Tensor *gc = dense(g, dt), *g2 = gc ? as2(gc, rows, D) : NULL;
-  bt_Tensor *gw = g2 ? bt_empty(2, ws, dt, dev_of(g)) : NULL;
+  bt_Tensor *gw = g2 ? bt_empty(2, ws, dt, bt_dev(g)) : NULL;
   if (gw && k(gw, g2, ids, n->i[0]) < 0) {
     bt_release(gw);
     gw = NULL;
   }
-  RELEASE(gc, g2);
+  BT_RELEASE(gc, g2);
   gin[0] = gw;
   return gw ? 0 : -1;
 }
@@ -552,13 +536,13 @@ bt_Tensor *bt_embedding(bt_Tensor *ids, bt_Tensor *weight, int64_t padding_idx) 
                      (long long)padding_idx + 1, (long long)V, (long long)V), NULL;
   if (ids->ndim >= BT_MAX_DIMS)
     return bt_seterr("%s: ids of shape %s already have %d dims", op, bt_shp(ids), BT_MAX_DIMS), NULL;
-  int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL(op, dev_of(ids), embedding);
+  int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL(op, bt_dev(ids), embedding);
   if (!k) return NULL;
   int64_t shape[BT_MAX_DIMS], rows = bt_numel(ids);
   memcpy(shape, ids->shape, sizeof(int64_t) * (size_t)ids->ndim);
   shape[ids->ndim] = D;
   bt_Tensor *ic = dense(ids, ids->dtype), *wc = ic ? dense(weight, weight->dtype) : NULL;
-  bt_Tensor *out = wc ? bt_empty(ids->ndim + 1, shape, weight->dtype, dev_of(weight)) : NULL;
+  bt_Tensor *out = wc ? bt_empty(ids->ndim + 1, shape, weight->dtype, bt_dev(weight)) : NULL;
   bt_Tensor *i1 = out ? bt_alias(ic, 1, &rows, (int64_t[]){1}, ic->offset) : NULL;
   bt_Tensor *o2 = i1 ? as2(out, rows, D) : NULL;
   bool ok = o2 && k(o2, i1, wc) == 0;
@@ -572,7 +556,7 @@ bt_Tensor *bt_embedding(bt_Tensor *ids, bt_Tensor *weight, int64_t padding_idx) 
       bt_ag_save(node, i1);
     }
   }
-  RELEASE(ic, wc, i1, o2);
+  BT_RELEASE(ic, wc, i1, o2);
   if (!ok) {
     bt_release(out);
     return NULL;

@@ -25,7 +25,6 @@
 
 #include <stdio.h>
 
-static bt_Device dev_of(const bt_Tensor *t) { return t->storage->device; }
 static bool is_half(bt_DType dt) { return dt == BT_F16 || dt == BT_BF16; }
 
 /* ---- options and shapes ------------------------------------------------------------- */
@@ -213,15 +212,15 @@ static bt_Tensor *max_pool(bt_Tensor *x, void *ud) {
   MaxArgs *a = ud;
   if (is_half(x->dtype)) return via_f32(x, max_pool, ud);
   int (*k)(bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_PoolOpts *) =
-      BT_KERNEL(a->op, dev_of(x), max_pool2d);
+      BT_KERNEL(a->op, bt_dev(x), max_pool2d);
   if (!k) return NULL;
   bool grad = bt_ag_needs(1, &x);
   int64_t shape[BT_MAX_DIMS];
   with_hw(x, a->out_hw, shape);
   if (bt_checked_numel(a->op, x->ndim, shape) < 0) return NULL;
   bt_Tensor *xc = bt_contiguous_as(x, x->dtype);
-  bt_Tensor *out = xc ? bt_empty(x->ndim, shape, x->dtype, dev_of(x)) : NULL;
-  bt_Tensor *ix = out && (grad || a->indices) ? bt_empty(x->ndim, shape, BT_I64, dev_of(x)) : NULL;
+  bt_Tensor *out = xc ? bt_empty(x->ndim, shape, x->dtype, bt_dev(x)) : NULL;
+  bt_Tensor *ix = out && (grad || a->indices) ? bt_empty(x->ndim, shape, BT_I64, bt_dev(x)) : NULL;
   bt_Tensor *pi = xc ? planes(xc) : NULL, *po = out ? planes(out) : NULL;
   bt_Tensor *pix = ix ? planes(ix) : NULL;
   int rc = po && (pix || !(grad || a->indices)) ? k(po, pix, pi, a->o) : -1;
@@ -350,9 +349,9 @@ bt_Tensor *bt_max_pool2d_backward(bt_Tensor *grad, bt_Tensor *indices, int ndim,
     return via_f32(grad, max_backward_f32, &a);
   }
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *) =
-      BT_KERNEL(op, dev_of(grad), max_pool2d_backward);
+      BT_KERNEL(op, bt_dev(grad), max_pool2d_backward);
   if (!k) return NULL;
-  bt_Tensor *out = bt_empty(ndim, shape, grad->dtype, dev_of(grad));
+  bt_Tensor *out = bt_empty(ndim, shape, grad->dtype, bt_dev(grad));
   bt_Tensor *gc = out ? bt_contiguous_as(grad, grad->dtype) : NULL;
   bt_Tensor *ic = gc ? bt_contiguous_as(indices, BT_I64) : NULL;
   bt_Tensor *po = ic ? planes(out) : NULL, *pg = po ? planes(gc) : NULL;
@@ -390,13 +389,13 @@ static bt_Tensor *avg_pool(bt_Tensor *x, void *ud) {
   AvgArgs *a = ud;
   if (is_half(x->dtype)) return via_f32(x, avg_pool, ud);
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_PoolOpts *) =
-      BT_KERNEL(a->op, dev_of(x), avg_pool2d);
+      BT_KERNEL(a->op, bt_dev(x), avg_pool2d);
   if (!k) return NULL;
   int64_t shape[BT_MAX_DIMS];
   with_hw(x, a->out_hw, shape);
   if (bt_checked_numel(a->op, x->ndim, shape) < 0) return NULL;
   bt_Tensor *xc = bt_contiguous_as(x, x->dtype);
-  bt_Tensor *out = xc ? bt_empty(x->ndim, shape, x->dtype, dev_of(x)) : NULL;
+  bt_Tensor *out = xc ? bt_empty(x->ndim, shape, x->dtype, bt_dev(x)) : NULL;
   bt_Tensor *pi = out ? planes(xc) : NULL, *po = pi ? planes(out) : NULL;
   int rc = po ? k(po, pi, a->o) : -1;
   release2(xc, pi);
@@ -490,9 +489,9 @@ bt_Tensor *bt_avg_pool2d_backward(bt_Tensor *grad, const bt_PoolOpts *o, int ndi
     return via_f32(grad, avg_backward_f32, &a);
   }
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_PoolOpts *) =
-      BT_KERNEL(op, dev_of(grad), avg_pool2d_backward);
+      BT_KERNEL(op, bt_dev(grad), avg_pool2d_backward);
   if (!k) return NULL;
-  bt_Tensor *out = bt_empty(ndim, shape, grad->dtype, dev_of(grad));
+  bt_Tensor *out = bt_empty(ndim, shape, grad->dtype, bt_dev(grad));
   bt_Tensor *gc = out ? bt_contiguous_as(grad, grad->dtype) : NULL;
   bt_Tensor *po = gc ? planes(out) : NULL, *pg = po ? planes(gc) : NULL;
   int rc = pg ? k(po, pg, o ? &n : NULL) : -1;
@@ -616,13 +615,13 @@ static bt_Tensor *upsample(bt_Tensor *x, void *ud) {
   UpArgs *a = ud;
   if (is_half(x->dtype)) return via_f32(x, upsample, ud);
   int (*k)(bt_Tensor *, const bt_Tensor *, bt_UpsampleMode, const double *, bool) =
-      BT_KERNEL("upsample", dev_of(x), upsample2d);
+      BT_KERNEL("upsample", bt_dev(x), upsample2d);
   if (!k) return NULL;
   int64_t shape[BT_MAX_DIMS];
   with_hw(x, a->out_hw, shape);
   if (bt_checked_numel("upsample", x->ndim, shape) < 0) return NULL;
   bt_Tensor *xc = bt_contiguous_as(x, x->dtype);
-  bt_Tensor *out = xc ? bt_empty(x->ndim, shape, x->dtype, dev_of(x)) : NULL;
+  bt_Tensor *out = xc ? bt_empty(x->ndim, shape, x->dtype, bt_dev(x)) : NULL;
   bt_Tensor *pi = out ? planes(xc) : NULL, *po = pi ? planes(out) : NULL;
   int rc = po ? k(po, pi, a->mode, a->scales, a->align_corners) : -1;
   release2(xc, pi);
@@ -724,9 +723,9 @@ bt_Tensor *bt_upsample2d_backward(bt_Tensor *grad, bt_UpsampleMode mode, int ndi
     return via_f32(grad, up_backward_f32, &a);
   }
   int (*k)(bt_Tensor *, const bt_Tensor *, bt_UpsampleMode, const double *, bool) =
-      BT_KERNEL(op, dev_of(grad), upsample2d_backward);
+      BT_KERNEL(op, bt_dev(grad), upsample2d_backward);
   if (!k) return NULL;
-  bt_Tensor *out = bt_empty(ndim, shape, grad->dtype, dev_of(grad));
+  bt_Tensor *out = bt_empty(ndim, shape, grad->dtype, bt_dev(grad));
   bt_Tensor *gc = out ? bt_contiguous_as(grad, grad->dtype) : NULL;
   bt_Tensor *po = gc ? planes(out) : NULL, *pg = po ? planes(gc) : NULL;
   int rc = pg ? k(po, pg, mode, scales, align_corners) : -1;

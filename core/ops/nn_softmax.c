@@ -13,19 +13,6 @@
 #include "internal.h"
 #include "autograd.h"
 
-static bt_Device dev_of(const bt_Tensor *t) { return t->storage->device; }
-
-static void release_n(int n, bt_Tensor **ts) {
-  for (int i = 0; i < n; i++) bt_release(ts[i]);
-}
-#define RELEASE(...)                                                \
-  do {                                                              \
-    bt_Tensor *tmp_[] = {__VA_ARGS__};                              \
-    release_n((int)(sizeof tmp_ / sizeof tmp_[0]), tmp_);           \
-  } while (0)
-
-static bt_DType compute_dtype(bt_DType d) { return d == BT_F16 || d == BT_BF16 ? BT_F32 : d; }
-
 static bt_Tensor *dense(bt_Tensor *t, bt_DType dt) { return t ? bt_contiguous_as(t, dt) : NULL; }
 static bt_Tensor *cast(bt_Tensor *t, bt_DType dt) { return t ? bt_to_dtype(t, dt) : NULL; }
 
@@ -36,7 +23,7 @@ static bt_Tensor *as3(bt_Tensor *t, int64_t a, int64_t b, int64_t c) {
 
 static int same_device(const char *op, const bt_Tensor *a, const bt_Tensor *b) {
   if (!a || !b) return 0;
-  bt_Device x = dev_of(a), y = dev_of(b);
+  bt_Device x = bt_dev(a), y = bt_dev(b);
   if (x.type == y.type && x.index == y.index) return 0;
   char nx[32], ny[32];
   return bt_seterr("%s: tensors are on different devices (%s and %s)", op, bt_device_name(x, nx),
@@ -69,7 +56,7 @@ static int softmax_backward_graph(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
     t = s ? bt_sub(g, s) : NULL;
     gin[0] = t ? bt_mul(p, t) : NULL;
   }
-  RELEASE(p, s, t, gy);
+  BT_RELEASE(p, s, t, gy);
   return gin[0] ? 0 : -1;
 }
 
@@ -80,32 +67,32 @@ static int softmax_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bool log = n->i[1];
   const char *op = log ? "log_softmax_backward" : "softmax_backward";
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, bool) =
-      BT_KERNEL(op, dev_of(y), softmax_backward);
+      BT_KERNEL(op, bt_dev(y), softmax_backward);
   if (!k) return -1;
   int64_t A, C, B;
   split_at(y, (int)n->i[0], &A, &C, &B);
-  bt_Tensor *gc = dense(g, y->dtype), *gx = gc ? bt_empty(y->ndim, y->shape, y->dtype, dev_of(y)) : NULL;
+  bt_Tensor *gc = dense(g, y->dtype), *gx = gc ? bt_empty(y->ndim, y->shape, y->dtype, bt_dev(y)) : NULL;
   bt_Tensor *g3 = gx ? as3(gc, A, C, B) : NULL, *y3 = g3 ? as3(y, A, C, B) : NULL;
   bt_Tensor *gx3 = y3 ? as3(gx, A, C, B) : NULL;
   if (!gx3 || k(gx3, g3, y3, log) < 0) {
     bt_release(gx);
     gx = NULL;
   }
-  RELEASE(gc, g3, y3, gx3);
+  BT_RELEASE(gc, g3, y3, gx3);
   gin[0] = gx;
   return gx ? 0 : -1;
 }
 
 static bt_Tensor *softmax_fused(bt_Tensor *x, int dim, bool log) {
   const char *op = log ? "log_softmax" : "softmax";
-  int (*k)(bt_Tensor *, const bt_Tensor *, bool) = BT_KERNEL(op, dev_of(x), softmax);
+  int (*k)(bt_Tensor *, const bt_Tensor *, bool) = BT_KERNEL(op, bt_dev(x), softmax);
   if (!k) return NULL;
   int64_t A, C, B;
   split_at(x, dim, &A, &C, &B);
-  bt_Tensor *xc = dense(x, x->dtype), *y = xc ? bt_empty(x->ndim, x->shape, x->dtype, dev_of(x)) : NULL;
+  bt_Tensor *xc = dense(x, x->dtype), *y = xc ? bt_empty(x->ndim, x->shape, x->dtype, bt_dev(x)) : NULL;
   bt_Tensor *x3 = y ? as3(xc, A, C, B) : NULL, *y3 = x3 ? as3(y, A, C, B) : NULL;
   bool ok = y3 && k(y3, x3, log) == 0;
-  RELEASE(xc, x3, y3);
+  BT_RELEASE(xc, x3, y3);
   if (ok && bt_ag_needs(1, &x)) {
     bt_Node *node = bt_ag_record(log ? "LogSoftmaxBackward" : "SoftmaxBackward", softmax_backward,
                                  1, &x, y);
@@ -135,15 +122,15 @@ static bt_Tensor *softmax_op(bt_Tensor *x, int dim, bool log) {
     int64_t one = 1;
     bt_Tensor *r = bt_reshape(x, 1, &one), *y = r ? softmax_op(r, 0, log) : NULL;
     bt_Tensor *out = y ? bt_reshape(y, 0, NULL) : NULL;
-    RELEASE(r, y);
+    BT_RELEASE(r, y);
     return out;
   }
   if ((dim = bt_wrap_dim(op, dim, x->ndim)) < 0) return NULL;
-  bt_DType dt = compute_dtype(x->dtype);
+  bt_DType dt = bt_compute_dtype(x->dtype);
   if (dt == x->dtype) return softmax_fused(x, dim, log);
   bt_Tensor *xc = cast(x, dt), *y = xc ? softmax_fused(xc, dim, log) : NULL;
   bt_Tensor *r = y ? cast(y, x->dtype) : NULL;
-  RELEASE(xc, y);
+  BT_RELEASE(xc, y);
   return r;
 }
 
@@ -265,9 +252,9 @@ static int class_loss_backward_graph(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) 
   int64_t C = x->shape[class_dim(x)], R = bt_numel(t), col[2] = {R, 1}, row[2] = {1, C};
   bt_DType dt = x->dtype;
   bt_Tensor *w = wsv ? bt_detach(wsv) : NULL;
-  bt_Tensor *valid = n->i[0] == BT_NO_IGNORE ? bt_ones(1, &R, BT_BOOL, dev_of(t))
+  bt_Tensor *valid = n->i[0] == BT_NO_IGNORE ? bt_ones(1, &R, BT_BOOL, bt_dev(t))
                                              : bt_binary_scalar(BT_NE, t, (double)n->i[0], false);
-  bt_Tensor *zero = valid ? bt_zeros(0, NULL, t->dtype, dev_of(t)) : NULL;
+  bt_Tensor *zero = valid ? bt_zeros(0, NULL, t->dtype, bt_dev(t)) : NULL;
   bt_Tensor *tc = zero ? bt_where(valid, t, zero) : NULL;
   bt_Tensor *oh = tc ? bt_one_hot(tc, C) : NULL, *ohf = oh ? bt_to_dtype(oh, dt) : NULL;
   bt_Tensor *vf = ohf ? bt_to_dtype(valid, dt) : NULL;
@@ -280,7 +267,7 @@ static int class_loss_backward_graph(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) 
     sm = vc && (!w || wr) ? (w ? bt_mul(vc, wr) : (bt_retain(vc), vc)) : NULL;
     smw = sm ? bt_mul_scalar(sm, eps / (double)C) : NULL;
     B2 = smw ? bt_add(B, smw) : NULL;
-    RELEASE(vc, wr);
+    BT_RELEASE(vc, wr);
   } else if (B) {
     bt_retain(B);
     B2 = B;
@@ -307,7 +294,7 @@ static int class_loss_backward_graph(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) 
   }
   bt_Tensor *gx2 = inner ? bt_mul(s, inner) : NULL;
   gin[0] = gx2 ? from_rows(gx2, x->ndim, x->shape) : NULL;
-  RELEASE(w, valid, zero, tc, oh, ohf, vf, wt, wtc, b1, B, sm, smw, B2, s, inner, p, p2, a, a1,
+  BT_RELEASE(w, valid, zero, tc, oh, ohf, vf, wt, wtc, b1, B, sm, smw, B2, s, inner, p, p2, a, a1,
           a2, ac, ap, gx2);
   return gin[0] ? 0 : -1;
 }
@@ -319,16 +306,16 @@ static int class_loss_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *x = n->saved[0], *t = n->saved[1], *lse = logp ? NULL : n->saved[2];
   bt_Tensor *w = saved_weight(n);
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
-           const bt_Tensor *, int64_t, double, bool) = BT_KERNEL(op, dev_of(x), class_loss_backward);
+           const bt_Tensor *, int64_t, double, bool) = BT_KERNEL(op, bt_dev(x), class_loss_backward);
   if (!k) return -1;
   bt_DType dt = x->dtype;
   int64_t C = x->shape[class_dim(x)], R = bt_numel(t), shape[2] = {R, C};
   bt_Tensor *xr = to_rows(x, R, C), *x2 = xr ? dense(xr, dt) : NULL;
   bt_Tensor *sr = x2 ? loss_scale(n, g, R, false) : NULL, *s = sr ? dense(sr, dt) : NULL;
-  bt_Tensor *gx2 = s ? bt_empty(2, shape, dt, dev_of(x)) : NULL;
+  bt_Tensor *gx2 = s ? bt_empty(2, shape, dt, bt_dev(x)) : NULL;
   if (gx2 && k(gx2, s, x2, lse, t, w, n->i[0], n->d[0], logp) == 0)
     gin[0] = from_rows(gx2, x->ndim, x->shape);
-  RELEASE(xr, x2, sr, s, gx2);
+  BT_RELEASE(xr, x2, sr, s, gx2);
   return gin[0] ? 0 : -1;
 }
 
@@ -347,7 +334,7 @@ static bt_Tensor *class_loss_fused(const char *op, bt_Tensor *x, bt_Tensor *targ
                                    bt_Tensor *weight, int64_t ignore, double eps,
                                    bt_Reduction red, bool logp) {
   int (*k)(bt_Tensor *, bt_Tensor *, double *, const bt_Tensor *, const bt_Tensor *,
-           const bt_Tensor *, int64_t, double, bool) = BT_KERNEL(op, dev_of(x), class_loss);
+           const bt_Tensor *, int64_t, double, bool) = BT_KERNEL(op, bt_dev(x), class_loss);
   if (!k) return NULL;
   bt_DType dt = x->dtype;
   int64_t C = x->shape[class_dim(x)], R = bt_numel(target);
@@ -357,12 +344,12 @@ static bt_Tensor *class_loss_fused(const char *op, bt_Tensor *x, bt_Tensor *targ
   bt_Tensor *tc = x2 ? dense(target, target->dtype) : NULL;
   bt_Tensor *t1 = tc ? bt_alias(tc, 1, &R, (int64_t[]){1}, tc->offset) : NULL;
   bt_Tensor *wc = t1 && weight ? dense(weight, dt) : NULL;
-  bt_Tensor *rows = t1 && red == BT_REDUCTION_NONE ? bt_empty(1, &R, dt, dev_of(x)) : NULL;
-  bt_Tensor *lse = t1 && needs && !logp ? bt_empty(1, &R, dt, dev_of(x)) : NULL;
+  bt_Tensor *rows = t1 && red == BT_REDUCTION_NONE ? bt_empty(1, &R, dt, bt_dev(x)) : NULL;
+  bt_Tensor *lse = t1 && needs && !logp ? bt_empty(1, &R, dt, bt_dev(x)) : NULL;
   double totals[2] = {0, 0};
   bool ok = t1 && (!weight || wc) && (red != BT_REDUCTION_NONE || rows) && (!needs || logp || lse);
   if (ok) ok = k(rows, lse, totals, x2, t1, wc, ignore, eps, logp) == 0;
-  bt_Tensor *out = ok ? reduce_loss(rows, totals, target, red, dt, dev_of(x)) : NULL;
+  bt_Tensor *out = ok ? reduce_loss(rows, totals, target, red, dt, bt_dev(x)) : NULL;
   bt_set_grad_enabled(prev);
   if (out && needs) {
     bt_Node *node = bt_ag_record(logp ? "NllLossBackward" : "CrossEntropyBackward",
@@ -383,18 +370,18 @@ static bt_Tensor *class_loss_fused(const char *op, bt_Tensor *x, bt_Tensor *targ
       if (weight) bt_ag_save(node, wc);
     }
   }
-  RELEASE(xr, x2, tc, t1, wc, rows, lse);
+  BT_RELEASE(xr, x2, tc, t1, wc, rows, lse);
   return out;
 }
 
 static bt_Tensor *class_loss(const char *op, bt_Tensor *x, bt_Tensor *target, bt_Tensor *weight,
                              int64_t ignore, double eps, bt_Reduction red, bool logp) {
   if (check_class_target(op, x, target) < 0) return NULL;
-  bt_DType dt = compute_dtype(x->dtype);
+  bt_DType dt = bt_compute_dtype(x->dtype);
   if (dt == x->dtype) return class_loss_fused(op, x, target, weight, ignore, eps, red, logp);
   bt_Tensor *xc = cast(x, dt), *y = xc ? class_loss_fused(op, xc, target, weight, ignore, eps, red, logp) : NULL;
   bt_Tensor *r = y ? cast(y, x->dtype) : NULL;
-  RELEASE(xc, y);
+  BT_RELEASE(xc, y);
   return r;
 }
 
@@ -437,7 +424,7 @@ static bt_Tensor *cross_entropy_probs(bt_Tensor *x, bt_Tensor *target, bt_Tensor
     out = tot && red == BT_REDUCTION_MEAN ? bt_mul_scalar(tot, 1 / (double)R) : tot;
     if (out != tot) bt_release(tot);
   }
-  RELEASE(lp, t1, t, w, tw, pr, s, loss);
+  BT_RELEASE(lp, t1, t, w, tw, pr, s, loss);
   return out;
 }
 
