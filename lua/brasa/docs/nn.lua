@@ -483,10 +483,19 @@ print(table.concat(strided.weight.shape, 'x'))  --> 64x16x3x3]=])
 
 entry('brasa.nn.Conv1d', 'nn.Conv1d(in_channels, out_channels, kernel_size, opts?)',
   'A 1-d convolution over [N x C x L] (sequences: text CNNs).',
-  'weight is [out_channels x in_channels/groups x k], bias [out_channels].\n' .. CONV_TEXT,
+  'weight is [out_channels x in_channels/groups x k], bias [out_channels].\n' .. CONV_TEXT .. [=[
+
+With {input_channels_last = true} (Conv1d and ConvTranspose1d) the input is
+[N x L x C] or [L x C], the layout an Embedding yields and Keras's Conv1D
+reads; forward transposes it to [N x C x L]. The output stays
+[N x C_out x L'], so MaxPool1d and GlobalMaxPool1d follow unchanged:
+Sequential{Embedding(V, D), Conv1d(D, F, k, {input_channels_last = true}),
+ReLU(), GlobalMaxPool1d()} needs no manual transpose.]=],
   [=[
 local conv = brasa.nn.Conv1d(16, 32, 5, {padding = 2})
-print(table.concat(conv(brasa.randn(4, 16, 50)).shape, 'x'))  --> 4x32x50]=])
+print(table.concat(conv(brasa.randn(4, 16, 50)).shape, 'x'))  --> 4x32x50
+local text = brasa.nn.Conv1d(8, 4, 3, {input_channels_last = true})
+print(table.concat(text(brasa.randn(2, 10, 8)).shape, 'x'))  --> 2x4x8]=])
 
 local TCONV_TEXT = [=[
 weight is [in_channels x out_channels/groups x kernel...] (PyTorch's

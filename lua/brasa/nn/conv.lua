@@ -7,6 +7,12 @@
 -- [in_channels x out_channels/groups x kernel...]; bias [out_channels].
 -- Both start as PyTorch's: kaiming_uniform_ with a = sqrt(5) and a bias
 -- U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in computed from the weight.
+--
+-- Conv1d and ConvTranspose1d take {input_channels_last = true}: the input
+-- is then [N x L x C] (or [L x C]), as an Embedding yields (Keras's
+-- Conv1D layout), and is transposed to [N x C x L] inside forward; the
+-- output stays [N x C_out x L'], so MaxPool1d / GlobalMaxPool1d follow
+-- unchanged.
 
 local mod = require 'brasa.nn.module'
 local init = require 'brasa.nn.initializers'
@@ -17,6 +23,8 @@ local Module, fail, shape_str = mod.Module, mod.fail, mod.shape_str
 local options, check_count, param = layers.options, layers.check_count, layers.param
 
 local M = {}
+
+local function brasa_is_tensor(x) return require('brasa').is_tensor(x) end
 
 local SPATIAL = {[1] = 'L', [2] = 'H x W'}
 
@@ -83,6 +91,10 @@ local function conv_class(name, n, transposed)
         fail(name .. ": padding 'same' and 'valid' are for convolutions, not transposed ones")
       end
     end
+    if opts.input_channels_last then
+      if n ~= 1 then fail(name .. ': input_channels_last is for the 1-d layers (Conv1d, ConvTranspose1d)') end
+      self.input_channels_last = true
+    end
     if opts.padding_mode and opts.padding_mode ~= 'zeros' then
       fail(name .. ": only padding_mode = 'zeros' is supported")
     end
@@ -126,6 +138,7 @@ local function conv_class(name, n, transposed)
     if not mod.all_equal(self.dilation, 1) then s = s .. ', dilation=' .. mod.compact_str(self.dilation) end
     if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
     if not self.bias then s = s .. ', bias=false' end
+    if self.input_channels_last then s = s .. ', input_channels_last=true' end
     return s
   end
 
@@ -145,6 +158,10 @@ local function conv_class(name, n, transposed)
           .. 'expected %d%s', self:_name(), shape_str(x.shape), c, nd, SPATIAL[n], self.in_channels,
           self.in_channels == 1 and ': for a batch of one-channel inputs add the channel dim, x:unsqueeze(2)' or ''))
       end
+      if self.input_channels_last then
+        fail(string.format('%s: input %s (input_channels_last: N x L x C) has %d channels, expected %d',
+          self:_name(), shape_str(x:transpose(nd - 1, nd).shape), c, self.in_channels))
+      end
       fail(string.format('%s: input %s has %d channels, expected %d', self:_name(), shape_str(x.shape), c, self.in_channels))
     end
     if not transposed then
@@ -161,6 +178,9 @@ local function conv_class(name, n, transposed)
   end
 
   cls.forward = function(self, x)
+    if self.input_channels_last and brasa_is_tensor(x) and (#x.shape == 3 or #x.shape == 2) then
+      x = x:transpose(#x.shape - 1, #x.shape)   -- [N x L x C] -> [N x C x L]
+    end
     check_input(self, x)
     local opts = {stride = self.stride, padding = self.padding, dilation = self.dilation, groups = self.groups,
                   output_padding = self.output_padding}
