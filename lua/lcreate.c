@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Applies opts.requires_grad and opts.device to a new tensor, then pushes it.
 ** A tensor for another device is made on the CPU, then moved (so seeded
@@ -290,6 +291,15 @@ static int l_blas_info(lua_State *L) {
   return 1;
 }
 
+/* brasa.clock(): seconds of CLOCK_MONOTONIC (os.clock is CPU time summed
+** over threads, useless for timing threaded kernels). */
+static int l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
 static int l_bytes_in_use(lua_State *L) {
   lua_pushinteger(L, bt_bytes_in_use(BT_CPU));
   return 1;
@@ -325,7 +335,7 @@ void lb_open_create(lua_State *L) {
     {"rand_like", l_rand_like}, {"randn_like", l_randn_like}, {"manual_seed", l_manual_seed},
     {"initial_seed", l_initial_seed}, {"set_num_threads", l_set_num_threads},
     {"get_num_threads", l_get_num_threads}, {"blas_info", l_blas_info},
-    {"bytes_in_use", l_bytes_in_use}, {"interrupt", l_interrupt},
+    {"bytes_in_use", l_bytes_in_use}, {"clock", l_clock}, {"interrupt", l_interrupt},
     {"clear_interrupt", l_clear_interrupt}, {"_fail_alloc_after", l_fail_alloc_after},
     {"dtype_name", l_dtype_name}, {NULL, NULL},
   };

@@ -259,6 +259,13 @@ fn('blas_info', 'brasa.blas_info() -> string',
 print(brasa.blas_info():match('^%a+') ~= nil)  --> true
 -- e.g. OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64]=])
 
+fn('clock', 'brasa.clock() -> number',
+  'Seconds of a monotonic wall clock (for timing code; os.clock counts CPU time of all threads).', nil,
+  [=[
+local t0 = brasa.clock()
+local y = brasa.randn(256, 256):matmul(brasa.randn(256, 256))
+print(brasa.clock() - t0 >= 0)  --> true]=])
+
 fn('bytes_in_use', 'brasa.bytes_in_use() -> integer',
   'Bytes of tensor memory allocated on the CPU right now.',
   [=[
