@@ -12,32 +12,9 @@
 local brasa = brasa or require 'brasa'
 local nn, optim, plot, metrics = brasa.nn, brasa.optim, brasa.plot, brasa.metrics
 
---- Command-line flags: --name value pairs (and --no-plot).
-local function parse_flags(args, defaults)
-  local opts = {}
-  for k, v in pairs(defaults) do opts[k] = v end
-  local i = 1
-  while args[i] do
-    local name = args[i]:match('^%-%-([%w%-]+)$')
-    if not name then error('unknown argument ' .. args[i] .. ' (flags: --epochs N --threads N --n-train N '
-      .. '--seed N --out DIR --no-plot)', 0) end
-    local key = name:gsub('%-', '_')
-    if key == 'no_plot' then
-      opts.plot = false
-      i = i + 1
-    else
-      if defaults[key] == nil then error('unknown flag --' .. name, 0) end
-      local v = args[i + 1]
-      if v == nil then error('--' .. name .. ' needs a value', 0) end
-      opts[key] = type(defaults[key]) == 'number' and assert(tonumber(v), '--' .. name .. ': a number') or v
-      i = i + 2
-    end
-  end
-  return opts
-end
-
-local opts = parse_flags(arg or {}, {epochs = 5, threads = 2, n_train = 60000, seed = 1, out = '.',
-                                     batch_size = 128, plot = true})
+local opts = require('brasa.flags').parse(arg or {}, {
+  epochs = 5, threads = 2, n_train = 60000, seed = 1, out = '.',
+  batch_size = 128, plot = true})
 brasa.set_num_threads(opts.threads)
 brasa.manual_seed(opts.seed)
 

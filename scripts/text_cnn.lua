@@ -28,36 +28,9 @@
 local brasa = brasa or require 'brasa'
 local nn, optim, plot, metrics, text = brasa.nn, brasa.optim, brasa.plot, brasa.metrics, brasa.text
 
-local FLAGS = '(flags: --epochs N --threads N --n-train N --seed N --out DIR --fast --no-plot)'
-
---- Command-line flags: --name value pairs (and --no-plot, --fast).
-local function parse_flags(args, defaults)
-  local opts = {}
-  for k, v in pairs(defaults) do opts[k] = v end
-  local i = 1
-  while args[i] do
-    local name = args[i]:match('^%-%-([%w%-]+)$')
-    if not name then error('unknown argument ' .. args[i] .. ' ' .. FLAGS, 0) end
-    local key = name:gsub('%-', '_')
-    if key == 'no_plot' then
-      opts.plot = false
-      i = i + 1
-    elseif key == 'fast' then
-      opts.fast = true
-      i = i + 1
-    else
-      if defaults[key] == nil then error('unknown flag --' .. name .. ' ' .. FLAGS, 0) end
-      local v = args[i + 1]
-      if v == nil then error('--' .. name .. ' needs a value', 0) end
-      opts[key] = type(defaults[key]) == 'number' and assert(tonumber(v), '--' .. name .. ': a number') or v
-      i = i + 2
-    end
-  end
-  return opts
-end
-
-local opts = parse_flags(arg or {}, {epochs = 10, threads = 2, n_train = 0, seed = 1, out = '.',
-                                     batch_size = 128, plot = true, fast = false})
+local opts = require('brasa.flags').parse(arg or {}, {
+  epochs = 10, threads = 2, n_train = 0, seed = 1, out = '.',
+  batch_size = 128, plot = true, fast = false})
 if opts.fast then
   if opts.n_train == 0 then opts.n_train = 800 end
   opts.epochs = math.min(opts.epochs, 2)

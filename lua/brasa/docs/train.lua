@@ -166,6 +166,21 @@ print(model[1].weight:sum():item())  --> 64.0
 print((pcall(model.load_weights, model, path)))  --> false
 os.remove(path)]=])
 
+entry('brasa.flags.parse', "require('brasa.flags').parse(args, defaults) -> opts",
+  'Reads `--name value` command-line flags for a script (the scripts/ use it).',
+  [=[
+defaults gives every flag and its type: a number default makes a number
+flag, a string default a string flag, a boolean default a switch (--name
+sets it true, --no-name false). Dashes on the command line are underscores
+in opts (--n-train -> opts.n_train). Unknown flags and missing or
+malformed values raise an error that lists the flags.]=],
+  [=[
+local flags = require 'brasa.flags'
+local opts = flags.parse({'--epochs', '3', '--no-plot', '--n-train', '500'},
+                         {epochs = 5, n_train = 60000, plot = true, out = '.'})
+print(opts.epochs, opts.n_train, opts.plot, opts.out)  --> 3 500 false .
+print((pcall(flags.parse, {'--epoch', '3'}, {epochs = 5})))  --> false]=])
+
 entry('brasa.load', 'brasa.load(path, opts?) -> model, metadata, optimizer',
   'Rebuilds a model saved with model:save and loads its weights.',
   [=[
@@ -851,6 +866,7 @@ end
 -- brasa.load is a field of brasa from the start: bind it now (serialize
 -- loads nothing else when required).
 doc.bind(require('brasa.serialize').load, 'brasa.load')
+doc.bind(require('brasa.flags').parse, 'brasa.flags.parse')
 
 M.entries = list
 return M
