@@ -36,6 +36,7 @@ static int size_class(size_t n, size_t *size) {
   return (e - 16) * 4 + (int)q - 1;                              /* 2^16 = MIN_CACHED */
 }
 
+#ifndef BT_NO_BLOCK_CACHE
 static size_t cache_limit(void) {
   static size_t limit;
   if (!limit) {
@@ -45,6 +46,7 @@ static size_t cache_limit(void) {
   }
   return limit;
 }
+#endif
 
 /* Bytes to allocate for a request of n bytes (a class size when cached). */
 size_t bt_block_size(size_t n) {
