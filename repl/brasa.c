@@ -8,6 +8,8 @@
 **     -q         no banner              -E        ignore BRASA_INIT, LUA_PATH...
 **     -W         turn warnings on       --        stop handling options
 **     -          run stdin (as when stdin is not a terminal)
+**     --lesson id  run a lesson (brasa.lesson), then the REPL; with it
+**     --auto, --fast, --lang xx  (every step at once; quick mode; language)
 **
 ** With no script and no -e/-v the REPL starts if stdin is a terminal;
 ** otherwise stdin runs without prompts (see repl_run_stdin). The globals
@@ -16,7 +18,10 @@
 **
 ** Start-up order: library paths, brasa.repl.setup (which requires brasa),
 ** banner, BRASA_INIT (a chunk, or a file given as @path or as a plain path),
-** ~/.brasarc when a REPL will run, -e/-l in order, the script, the REPL.
+** ~/.brasarc when a REPL will run, -e/-l in order, the lesson, the script,
+** the REPL. With --lesson the REPL follows unless a script is given, so the
+** lesson's variables can be looked at afterwards (on a terminal, at the
+** prompt; otherwise what is left of stdin runs as REPL input).
 **
 ** The structure follows lua.c from Lua 5.4 (collectargs, runargs, pmain run
 ** inside lua_pcall so that even a memory error is reported).
@@ -62,9 +67,16 @@
 #define has_q 32     /* -q */
 #define has_h 64     /* --help */
 
+/* --lesson and its companions (long options, kept here by collectargs). */
+static struct {
+  const char *id, *lang;
+  bool autorun, fast;
+} lesson;
+
 static void print_usage(FILE *f, const char *badoption) {
   if (badoption != NULL) {
-    if (badoption[1] == 'e' || badoption[1] == 'l')
+    if (badoption[1] == 'e' || badoption[1] == 'l' ||
+        strcmp(badoption, "--lesson") == 0 || strcmp(badoption, "--lang") == 0)
       fprintf(f, "%s: '%s' needs an argument\n", BRASA_PROGNAME, badoption);
     else
       fprintf(f, "%s: unrecognized option '%s'\n", BRASA_PROGNAME, badoption);
@@ -82,6 +94,11 @@ static void print_usage(FILE *f, const char *badoption) {
           "  -W        turn warnings on\n"
           "  --        stop handling options\n"
           "  -         execute stdin and stop handling options\n"
+          "  --lesson id  run the lesson id step by step (brasa.lessons() lists\n"
+          "               them), then stay in the REPL with its variables\n"
+          "  --auto       with --lesson: run every step without stopping\n"
+          "  --fast       with --lesson: the quick mode (a subset, one epoch)\n"
+          "  --lang xx    with --lesson: es or en (default: BRASA_LANG, locale)\n"
           "With no script, brasa starts the REPL on a terminal and runs stdin\n"
           "otherwise. ~/.brasarc and BRASA_INIT run at start-up.\n",
           BRASA_PROGNAME);
@@ -107,6 +124,21 @@ static int collectargs(char **argv, int *first) {
         if (strcmp(argv[i], "--help") == 0) return args | has_h;
         if (strcmp(argv[i], "--version") == 0) {
           args |= has_v;
+          break;
+        }
+        if (strcmp(argv[i], "--lesson") == 0 || strcmp(argv[i], "--lang") == 0) {
+          if (argv[i + 1] == NULL) return has_error;
+          if (argv[i][3] == 'e')  /* --lesson */
+            lesson.id = argv[++i];
+          else
+            lesson.lang = argv[++i];
+          break;
+        }
+        if (strcmp(argv[i], "--auto") == 0 || strcmp(argv[i], "--fast") == 0) {
+          if (argv[i][2] == 'a')
+            lesson.autorun = true;
+          else
+            lesson.fast = true;
           break;
         }
         if (argv[i][2] != '\0') return has_error;
@@ -182,6 +214,10 @@ static int dolibrary(lua_State *L, char *globname) {
 /* Runs -e and -l (and -W) in command-line order; false on the first error. */
 static bool runargs(lua_State *L, char **argv, int n) {
   for (int i = 1; i < n; i++) {
+    if (strcmp(argv[i], "--lesson") == 0 || strcmp(argv[i], "--lang") == 0) {
+      i++;  /* its argument is no option */
+      continue;
+    }
     int option = argv[i][1];
     if (option == 'e' || option == 'l') {
       char *extra = argv[i] + 2;
@@ -215,6 +251,34 @@ static int handle_script(lua_State *L, char **argv) {
     status = repl_docall(L, n, 0);
   }
   return repl_report(L, status);
+}
+
+/* --lesson: calls brasa.lesson.cli{id =, auto =, fast =, lang =}. Returns
+** LUA_OK, or an error status (already reported) when the lesson could not
+** run or, with --auto, a step failed. */
+static int handle_lesson(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "brasa.lesson");
+  int status = repl_docall(L, 1, 1);
+  if (status != LUA_OK) return repl_report(L, status);
+  lua_getfield(L, -1, "cli");
+  lua_remove(L, -2);
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, lesson.id);
+  lua_setfield(L, -2, "id");
+  lua_pushboolean(L, lesson.autorun);
+  lua_setfield(L, -2, "auto");
+  lua_pushboolean(L, lesson.fast);
+  lua_setfield(L, -2, "fast");
+  if (lesson.lang != NULL) {
+    lua_pushstring(L, lesson.lang);
+    lua_setfield(L, -2, "lang");
+  }
+  status = repl_docall(L, 1, 1);
+  if (status != LUA_OK) return repl_report(L, status);
+  bool ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok ? LUA_OK : LUA_ERRRUN;
 }
 
 /* BRASA_INIT: "@file", a readable file's path, or a chunk of Lua. */
@@ -364,6 +428,10 @@ static int pmain(lua_State *L) {
       return 1;
     }
   }
+  if (lesson.id == NULL && (lesson.autorun || lesson.fast || lesson.lang)) {
+    fprintf(stderr, "%s: --auto, --fast and --lang go with --lesson id\n", BRASA_PROGNAME);
+    return 0;
+  }
   if (args & has_E) {  /* as lua.c: the package library reads no env vars */
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
@@ -376,7 +444,8 @@ static int pmain(lua_State *L) {
   interrupt_install(L);
   interrupt_open_lib(L);
   bool tty = isatty(STDIN_FILENO);
-  bool repl = (args & has_i) || (script == 0 && !(args & (has_e | has_v)));
+  bool repl = (args & has_i) ||
+              (script == 0 && (lesson.id != NULL || !(args & (has_e | has_v))));
   bool interactive = repl && tty;
   repl_color = interactive && color_allowed();
   setup_library(L, interactive);
@@ -384,6 +453,9 @@ static int pmain(lua_State *L) {
   if (!(args & has_E) && handle_init(L) != LUA_OK && !interactive) return 0;
   if (interactive) handle_rc(L);  /* an error in it is reported, not fatal */
   if (!runargs(L, argv, optlim)) return 0;
+  /* A lesson that fails ends the run, except on a terminal: the prompt
+  ** that follows is where its variables can be looked at. */
+  if (lesson.id != NULL && handle_lesson(L) != LUA_OK && !interactive) return 0;
   if (script > 0 && handle_script(L, argv + script) != LUA_OK) return 0;
   if (interactive)
     repl_interactive(L);

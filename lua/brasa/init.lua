@@ -47,6 +47,11 @@ setmetatable(brasa, {
 -- it loads the rest of the library only when called).
 brasa.load = require('brasa.serialize').load
 
+-- brasa.lesson(id, opts?) and brasa.lessons(opts?): the step-by-step
+-- lessons of tutorials/ (brasa.lesson, loaded on the first call).
+function brasa.lesson(...) return require('brasa.lesson').run(...) end
+function brasa.lessons(...) return require('brasa.lesson').list(...) end
+
 -- Documentation entries (lua/brasa/docs/*.lua) load on the first lookup
 -- (help, apropos, doc.get): they are a large table that start-up and the
 -- collector need not carry in scripts that never ask for help.
