@@ -565,6 +565,13 @@ static int run_backward(int no, bt_Tensor *const *outputs, bt_Tensor *const *gra
   bool prev_mode = bt_set_grad_enabled(create_graph);
   bool prev_cg = in_create_graph;
   in_create_graph = create_graph;
+  /* Backward rules call ops, which autocast would recast: the gradients
+  ** keep the dtypes the forward gave them (PyTorch's engine runs backward
+  ** with autocast off too). */
+  bool ac_on[2] = {bt_autocast_enabled(BT_CPU), bt_autocast_enabled(BT_CUDA)};
+  bt_DType ac_dt[2] = {bt_autocast_dtype(BT_CPU), bt_autocast_dtype(BT_CUDA)};
+  bt_autocast_set(BT_CPU, false, ac_dt[0]);
+  bt_autocast_set(BT_CUDA, false, ac_dt[1]);
   NodeList nodes = {0};
   Pass pass = {.targets = targets, .create_graph = create_graph};
   bt_Node **roots = calloc((size_t)(no ? no : 1), sizeof *roots);
@@ -640,6 +647,8 @@ out:
   free(roots);
   bt_set_grad_enabled(prev_mode);
   in_create_graph = prev_cg;
+  bt_autocast_set(BT_CPU, ac_on[0], ac_dt[0]);
+  bt_autocast_set(BT_CUDA, ac_on[1], ac_dt[1]);
   return rc;
 }
 

@@ -19,7 +19,10 @@
 extern "C" {
 #endif
 
-#define BT_CUDA_ABI 1
+#define BT_CUDA_ABI 2   /* 2: the op table grew (conv, pool, norm, optim, nonzero) and staging */
+
+/* A batch's host-to-device copies in flight (cuda/stage.c). */
+typedef struct bt_CudaTransfer bt_CudaTransfer;
 
 typedef struct {
   int abi;              /* BT_CUDA_ABI of the library */
@@ -34,6 +37,25 @@ typedef struct {
                                int64_t nbytes);
   int (*memory_stats)(int index, bt_CudaMemoryStats *s);
   int (*empty_cache)(void);
+  /* Staging for batches (cuda/stage.c: the protocol, and why it is safe
+  ** with the caching allocator). NULL in a library without it. Pinned
+  ** (page-locked) host memory from a cache; a block freed while a copy
+  ** still reads it is handed out again only after that copy. */
+  void *(*pinned_alloc)(int64_t nbytes);
+  void (*pinned_free)(void *p);
+  int (*pinned_stats)(bt_CudaPinnedStats *s);
+  /* One batch's asynchronous copies to cuda:dst_index: begin on the
+  ** caller's thread just after allocating the destinations (the copies wait
+  ** for the work queued before); copy from pinned memory (any thread: on
+  ** a copy stream, overlapping kernels); end once all are queued; then use
+  ** (the compute stream waits for the copies: call it before the batch is
+  ** used) or drop (the host waits: call it before releasing a batch never
+  ** used). use and drop free the transfer. */
+  bt_CudaTransfer *(*transfer_begin)(int dst_index);
+  int (*transfer_copy)(bt_CudaTransfer *x, void *dst, const void *src, int64_t nbytes);
+  int (*transfer_end)(bt_CudaTransfer *x);
+  int (*transfer_use)(bt_CudaTransfer *x);
+  void (*transfer_drop)(bt_CudaTransfer *x);
 } bt_CudaApi;
 
 /* The library's entry point, named "bt_cuda_backend_init": 0 on success

@@ -23,6 +23,7 @@ static bt_CudaApi api;
 static bool loaded;              /* the library is loaded and has a device */
 static char status[768];         /* why not, when !loaded */
 static bool allow_tf32;
+static bool benchmark;
 
 /* The path of libbrasa_cuda.so: beside the object that holds this code. */
 static int library_path(char *path, size_t len) {
@@ -131,8 +132,14 @@ int bt_cuda_empty_cache(void) {
   return api.empty_cache();
 }
 
+int bt_cuda_pinned_stats(bt_CudaPinnedStats *s) {
+  memset(s, 0, sizeof *s);
+  if (!ensure() || !api.pinned_stats) return 0;   /* nothing pinned */
+  return api.pinned_stats(s);
+}
+
 /* The flag lives here, so setting it loads nothing; the library reads it at
-** each matmul. */
+** each matmul and convolution. */
 bool bt_cuda_set_allow_tf32(bool on) {
   bool old = allow_tf32;
   allow_tf32 = on;
@@ -140,6 +147,15 @@ bool bt_cuda_set_allow_tf32(bool on) {
 }
 
 bool bt_cuda_allow_tf32(void) { return allow_tf32; }
+
+/* The same for cuDNN's algorithm search (read at each convolution). */
+bool bt_cuda_set_benchmark(bool on) {
+  bool old = benchmark;
+  benchmark = on;
+  return old;
+}
+
+bool bt_cuda_benchmark(void) { return benchmark; }
 
 static bt_OomHook oom_hook;
 static void *oom_ud;

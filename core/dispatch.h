@@ -65,8 +65,9 @@ typedef struct bt_Backend {
   int (*index_add)(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_Tensor *src);
   int (*sort)(bt_Tensor *values, bt_Tensor *indices, const bt_Tensor *in, int dim, bool descending);
   /* @section conv kernels */
-  /* Convolution (cpu/conv.c): tensors contiguous and of one dtype (f32 or
-  ** f64), shaped as g states (bt_ConvGeom in brasa.h): x [n, c, h, w],
+  /* Convolution (cpu/conv.c, cuda/cudnn.c): tensors contiguous and of one
+  ** dtype (f32 or f64; CUDA: also f16 or bf16), shaped as g states
+  ** (bt_ConvGeom in brasa.h): x [n, c, h, w],
   ** y [n, oc, oh, ow], w [oc, c/groups, kh, kw]; bias NULL or [oc] (conv2d)
   ** or [c] (conv2d_input). conv2d: y = conv(x, w) + bias. conv2d_input: x =
   ** the adjoint of conv in x applied to y (a transposed convolution) + bias.
@@ -165,6 +166,14 @@ typedef struct bt_Backend {
   /* g contiguous, float: g = clamp(g * scale, lo, hi) in place (NaN stays). */
   int (*scale_clamp)(bt_Tensor *g, double scale, double lo, double hi);
   /* @end optim kernels */
+  /* @section nonzero kernels */
+  /* mask contiguous bool, any shape (ndim >= 0). *out gets a new i64 tensor
+  ** on mask's device: flat: [k], the C-order positions of the k true
+  ** elements; else [k, ndim], their coordinates (row r: the r-th true
+  ** element's). 0-based, ascending. k is known only after a pass over the
+  ** mask: a device kernel reads it back before allocating (one sync). */
+  int (*nonzero)(bt_Tensor **out, const bt_Tensor *mask, bool flat);
+  /* @end nonzero kernels */
 } bt_Backend;
 
 /* The backend of a device type (NULL when it is not loaded). */

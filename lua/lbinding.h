@@ -50,6 +50,7 @@ void lb_open_index(lua_State *L, int methods, int module);
 void lb_open_io(lua_State *L, int module);
 void lb_open_data(lua_State *L, int module);   /* ldata.c: brasa.core._data */
 void lb_open_cuda(lua_State *L, int methods, int module);   /* lcuda.c: brasa.cuda, x:cuda(), x:cpu() */
+void lb_open_amp(lua_State *L, int module);   /* lamp.c: brasa.core._amp (autocast, loss scaling) */
 /* A device at idx: a name ('cpu', 'cuda', 'cuda:1') or a CUDA index; raises otherwise. */
 int lb_device_arg(lua_State *L, int idx, bt_Device *d);
 /* @section nn bindings */

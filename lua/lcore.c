@@ -20,6 +20,7 @@ int luaopen_brasa_core(lua_State *L) {
   lb_open_io(L, module);
   lb_open_data(L, module);
   lb_open_cuda(L, methods, module);
+  lb_open_amp(L, module);
   /* The functional neural network ops: brasa.nn.functional (lua/brasa/nn/
   ** functional.lua) starts from this table. */
   lua_newtable(L);

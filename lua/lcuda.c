@@ -1,9 +1,11 @@
 /*
-** lcuda.c: brasa.cuda (the GPU: availability, devices, memory, TF32) and
-** the tensor methods x:cuda() and x:cpu(). Nothing here loads CUDA until a
-** function is called; with no GPU, is_available() is false and the rest
-** raise an error saying why (or, for memory_stats and empty_cache, answer
-** with nothing cached). Device indices are 0-based, as in 'cuda:0'.
+** lcuda.c: brasa.cuda (the GPU: availability, devices, memory, TF32,
+** cuDNN's benchmark mode) and the tensor methods x:cuda(), x:cpu() and
+** x:set_(y) (moving a tensor in place, keeping its identity).
+** Nothing here loads CUDA until a function is called; with no GPU,
+** is_available() is false and the rest raise an error saying why (or, for
+** memory_stats and empty_cache, answer with nothing cached). Device indices
+** are 0-based, as in 'cuda:0'.
 */
 #include "lbinding.h"
 
@@ -53,7 +55,7 @@ static int l_memory_stats(lua_State *L) {
   int dev = device_arg(L, 1);
   if (bt_cuda_available() && bt_cuda_memory_stats(dev, &s) < 0) return lb_error(L);
   if (!bt_cuda_available()) memset(&s, 0, sizeof s);
-  lua_createtable(L, 0, 12);
+  lua_createtable(L, 0, 18);
   lua_pushboolean(L, bt_cuda_available());
   lua_setfield(L, -2, "available");
   set_int(L, "allocated", s.allocated);
@@ -67,6 +69,14 @@ static int l_memory_stats(lua_State *L) {
   set_int(L, "num_device_allocs", s.num_device_allocs);
   set_int(L, "num_ooms", s.num_ooms);
   set_int(L, "bytes_in_use", bt_bytes_in_use(BT_CUDA));
+  bt_CudaPinnedStats p;   /* page-locked staging buffers (the process's, not per device) */
+  if (!bt_cuda_available() || bt_cuda_pinned_stats(&p) < 0) memset(&p, 0, sizeof p);
+  set_int(L, "pinned_allocated", p.allocated);
+  set_int(L, "pinned_reserved", p.reserved);
+  set_int(L, "pinned_cached", p.cached);
+  set_int(L, "pinned_num_allocs", p.num_allocs);
+  set_int(L, "pinned_num_cache_hits", p.num_cache_hits);
+  set_int(L, "pinned_num_host_allocs", p.num_host_allocs);
   return 1;
 }
 
@@ -83,6 +93,18 @@ static int l_allow_tf32(lua_State *L) {
   } else {
     luaL_checktype(L, 1, LUA_TBOOLEAN);
     lua_pushboolean(L, bt_cuda_set_allow_tf32(lua_toboolean(L, 1)));
+  }
+  return 1;
+}
+
+/* benchmark(on) sets cuDNN's algorithm search and returns the previous
+** setting; benchmark() reads it. */
+static int l_benchmark(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_pushboolean(L, bt_cuda_benchmark());
+  } else {
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    lua_pushboolean(L, bt_cuda_set_benchmark(lua_toboolean(L, 1)));
   }
   return 1;
 }
@@ -115,6 +137,64 @@ static int l_cpu(lua_State *L) {
   return 1;
 }
 
+static bool same_device(bt_Device a, bt_Device b) { return a.type == b.type && a.index == b.index; }
+
+/* The number of set_ calls so far: optimisers compare it with the count
+** they saw to know when their state may have to follow moved parameters. */
+static lua_Integer set_count;
+
+static int l_set_count(lua_State *L) {
+  lua_pushinteger(L, set_count);
+  return 1;
+}
+
+/* x:set_(y) -> x: x takes y's storage, dtype, shape, strides and offset
+** (sharing y's memory) and keeps its identity: the same Lua value, the same
+** C tensor, its requires_grad and hooks. This moves a parameter to another
+** device or dtype in place (Module:to), so that lists holding it (an
+** optimiser's) stay valid. x must be a leaf. A gradient that no longer
+** fits (shape, dtype or device) is dropped. A graph that saved x refuses
+** to run backward afterwards, as after an in-place write. */
+static int l_set_(lua_State *L) {
+  bt_Tensor *t = lb_check(L, 1), *src = lb_check(L, 2);
+  lua_settop(L, 2);
+  if (t == src) return 1;
+  if (t->grad_fn)
+    return luaL_error(L, "set_: the tensor is the result of an op (%s), not a leaf: only leaves "
+                         "can take another tensor's storage", bt_grad_fn_name(t));
+  if (t->requires_grad && !bt_dtype_is_float(src->dtype))
+    return luaL_error(L, "set_: the tensor requires grad and the source is %s: only "
+                         "floating-point tensors can require gradients", bt_dtype_name(src->dtype));
+  bt_Tensor *d = bt_detach(src);   /* a new tensor on src's storage: its reference is swapped in */
+  if (!d) return lb_error(L);
+  if (d == src) {                  /* (bt_detach makes a new struct; never swap src's own) */
+    bt_release(d);
+    return luaL_error(L, "set_: internal error: detach returned its argument");
+  }
+  uint32_t old_version = t->storage->version;
+  bt_Storage *s = t->storage;
+  t->storage = d->storage;
+  d->storage = s;                  /* released with d */
+  t->dtype = src->dtype;
+  t->ndim = src->ndim;
+  for (int k = 0; k < src->ndim; k++) {
+    t->shape[k] = src->shape[k];
+    t->stride[k] = src->stride[k];
+  }
+  t->offset = src->offset;
+  t->is_view = src->is_view;
+  t->is_graph_view = src->requires_grad || src->is_graph_view;
+  if (t->storage->version <= old_version) t->storage->version = old_version + 1;
+  bt_release(d);
+  set_count++;
+  bt_Tensor *g = t->grad;
+  if (g && (g->dtype != t->dtype || g->ndim != t->ndim || memcmp(g->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim) ||
+            !same_device(g->storage->device, t->storage->device)))
+    bt_set_grad(t, NULL);
+  lua_pushvalue(L, 1);
+  return 1;
+}
+
 /* Out of GPU memory: a full collection frees the blocks of unreachable
 ** tensors (as Lua's own allocator may collect at any allocation). */
 static void oom_collect(void *ud) { lua_gc((lua_State *)ud, LUA_GCCOLLECT); }
@@ -127,7 +207,7 @@ void lb_open_cuda(lua_State *L, int methods, int module) {
     {"is_available", l_is_available}, {"status", l_status}, {"device_count", l_device_count},
     {"device_name", l_device_name}, {"synchronize", l_synchronize},
     {"memory_stats", l_memory_stats}, {"empty_cache", l_empty_cache},
-    {"allow_tf32", l_allow_tf32}, {NULL, NULL},
+    {"allow_tf32", l_allow_tf32}, {"benchmark", l_benchmark}, {NULL, NULL},
   };
   lua_newtable(L);
   lb_setfuncs(L, funcs);
@@ -136,4 +216,8 @@ void lb_open_cuda(lua_State *L, int methods, int module) {
   lua_setfield(L, methods, "cuda");
   lua_pushcfunction(L, l_cpu);
   lua_setfield(L, methods, "cpu");
+  lua_pushcfunction(L, l_set_);
+  lua_setfield(L, methods, "set_");
+  lua_pushcfunction(L, l_set_count);
+  lua_setfield(L, module, "_set_count");
 }

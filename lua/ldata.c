@@ -5,7 +5,7 @@
 **   read_numbers(path) -> f64 tensor
 **   read_safetensors(path) -> tensors (name -> tensor), metadata, names in file order
 **   write_safetensors(path, names, tensors, metadata)
-**   loader(tensors) -> a Loader: gather(idx, first, count), start(...), finish(), pending()
+**   loader(tensors, device?) -> a Loader: gather(idx, first, count), start(...), finish(), pending()
 ** Indices arriving from Lua are 1-based; the C side takes 0-based ones.
 */
 #include "lbinding.h"
@@ -315,7 +315,8 @@ static int loader_gc(lua_State *L) {
   return 0;
 }
 
-/* loader(tensors): a list of tensors with the same number of rows. */
+/* loader(tensors, device?): a list of tensors with the same number of
+** rows; batches on device (a name: 'cuda:0' stages them, loader.c). */
 static int l_loader(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int n = (int)luaL_len(L, 1);
@@ -330,6 +331,11 @@ static int l_loader(lua_State *L) {
   memset(u, 0, sizeof *u);
   luaL_setmetatable(L, LOADER_MT);
   if (!(u->l = bt_loader_new(n, ts))) return lb_error(L);
+  if (!lua_isnoneornil(L, 2)) {
+    bt_Device d;
+    if (bt_device_parse(luaL_checkstring(L, 2), &d) < 0 || bt_loader_set_device(u->l, d) < 0)
+      return lb_error(L);
+  }
   return 1;
 }
 

@@ -310,7 +310,7 @@ void lb_setfuncs(lua_State *L, const luaL_Reg *l) {
 
 static void need_cpu(lua_State *L, const bt_Tensor *t, const char *what) {
   if (t->storage->device.type != BT_CPU)
-    luaL_error(L, "%s: reading elements needs a CPU tensor (call :cpu() first)", what);
+    luaL_error(L, "%s: reading or writing single elements needs a CPU tensor (call :cpu() first)", what);
 }
 
 /* An integer index at idx (2.0 is fine, 2.5 is an error). */
@@ -495,6 +495,7 @@ static void assign(lua_State *L, bt_Tensor *v) {
 }
 
 static void set_element(lua_State *L, bt_Tensor *t, int64_t off) {
+  need_cpu(L, t, "index assignment");
   bt_Tensor *e = bt_as_strided(t, 0, NULL, NULL, off);
   if (!e) lb_error(L);
   /* Writing into a graph tensor would silently corrupt its gradients. */
@@ -535,7 +536,7 @@ static int tensor_newindex(lua_State *L) {
   if (t->requires_grad && !t->grad_fn && bt_grad_enabled())
     return luaL_error(L, "index assignment: a leaf tensor that requires grad cannot be modified in place "
                          "(do it inside brasa.no_grad, or work on a clone)");
-  need_cpu(L, t, "index assignment");
+  /* Views and masks are written by ops (any device); single elements need the CPU (set_element). */
   if (lua_type(L, 2) == LUA_TNUMBER) {
     if (t->ndim == 0) return luaL_error(L, "index assignment: cannot index a 0-dim tensor");
     int64_t i = to_c_index(L, int_at(L, 2, "index assignment"), t->shape[0], 0);

@@ -57,4 +57,7 @@ const bt_Backend bt_cpu_backend = {
   .grad_norm = bt_cpu_grad_norm,
   .scale_clamp = bt_cpu_scale_clamp,
   /* @end optim kernels */
+  /* @section nonzero kernels */
+  .nonzero = bt_cpu_nonzero,
+  /* @end nonzero kernels */
 };

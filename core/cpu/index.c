@@ -1,6 +1,6 @@
 /*
 ** cpu/index.c: the indexing kernels: index_select, gather, scatter (set or
-** add) and index_add.
+** add) and index_add; and nonzero (at the end: the true elements of a mask).
 **
 ** All four are one walk: an iteration space (the shape of the output, of the
 ** index or of the source), two operands that move through it (dst and src),
@@ -325,4 +325,103 @@ int bt_cpu_index_add(bt_Tensor *out, int dim, const bt_Tensor *index, const bt_T
   walk_init(&job.w, "index_add", src->ndim, src->shape, dim, out, out->stride, src, src->stride,
             index, ist, true);
   return with_shapes(walk_run(&job), "target", out, index);
+}
+
+/* ---- nonzero ------------------------------------------------------------------------- */
+
+/* The true elements of a contiguous bool mask: counted per block in
+** parallel, then written per block at offsets from a prefix sum, so the
+** positions come out in order on any number of threads. */
+#define POS_BLOCK 65536
+
+typedef struct {
+  const uint8_t *m;
+  int64_t n;
+  int64_t *counts;    /* per block; then the block's first output slot */
+  int64_t *out;
+} PosCtx;
+
+static void count_blocks(void *ctx, int64_t begin, int64_t end) {
+  PosCtx *c = ctx;
+  for (int64_t b = begin; b < end; b++) {
+    int64_t lo = b * POS_BLOCK, hi = BT_MIN(lo + POS_BLOCK, c->n), k = 0;
+    for (int64_t i = lo; i < hi; i++) k += c->m[i] != 0;
+    c->counts[b] = k;
+  }
+}
+
+static void fill_blocks(void *ctx, int64_t begin, int64_t end) {
+  PosCtx *c = ctx;
+  for (int64_t b = begin; b < end; b++) {
+    int64_t lo = b * POS_BLOCK, hi = BT_MIN(lo + POS_BLOCK, c->n), k = c->counts[b];
+    for (int64_t i = lo; i < hi; i++)
+      if (c->m[i]) c->out[k++] = i;
+  }
+}
+
+/* The flat positions of the true elements of mask, as an i64 tensor [k]. */
+static bt_Tensor *true_positions(const bt_Tensor *mask) {
+  int64_t n = bt_numel(mask), nblocks = (n + POS_BLOCK - 1) / POS_BLOCK;
+  PosCtx c = {bt_data(mask), n, calloc((size_t)BT_MAX(nblocks, 1), sizeof(int64_t)), NULL};
+  if (!c.counts) return bt_seterr("nonzero: out of memory"), NULL;
+  bt_Tensor *out = NULL;
+  if (bt_parallel_for(nblocks, 1, count_blocks, &c) == 0) {
+    int64_t total = 0;
+    for (int64_t b = 0; b < nblocks; b++) {
+      int64_t k = c.counts[b];
+      c.counts[b] = total;
+      total += k;
+    }
+    out = bt_empty(1, &total, BT_I64, BT_CPU_DEVICE);
+    if (out) {
+      c.out = bt_data(out);
+      if (bt_parallel_for(nblocks, 1, fill_blocks, &c) < 0) {
+        bt_release(out);
+        out = NULL;
+      }
+    }
+  }
+  free(c.counts);
+  return out;
+}
+
+typedef struct {
+  const int64_t *pos;
+  int64_t *out;
+  int ndim;
+  const int64_t *shape;
+} CoordCtx;
+
+static void coords_of(void *ctx, int64_t begin, int64_t end) {
+  const CoordCtx *c = ctx;
+  for (int64_t r = begin; r < end; r++) {
+    int64_t p = c->pos[r];
+    for (int d = c->ndim - 1; d >= 0; d--) {
+      c->out[r * c->ndim + d] = p % c->shape[d];
+      p /= c->shape[d];
+    }
+  }
+}
+
+/* nonzero (dispatch.h): mask contiguous bool; *out [k] flat positions or
+** [k, ndim] coordinates of its true elements, 0-based, in C order. */
+int bt_cpu_nonzero(bt_Tensor **out, const bt_Tensor *mask, bool flat) {
+  *out = NULL;
+  bt_Tensor *pos = true_positions(mask);
+  if (!pos || flat) {
+    *out = pos;
+    return pos ? 0 : -1;
+  }
+  int64_t shape[2] = {pos->shape[0], mask->ndim};
+  bt_Tensor *r = bt_empty(2, shape, BT_I64, BT_CPU_DEVICE);
+  if (r && mask->ndim > 0) {
+    CoordCtx c = {bt_data(pos), bt_data(r), mask->ndim, mask->shape};
+    if (bt_parallel_for(shape[0], 4096, coords_of, &c) < 0) {
+      bt_release(r);
+      r = NULL;
+    }
+  }
+  bt_release(pos);
+  *out = r;
+  return r ? 0 : -1;
 }

@@ -89,5 +89,8 @@ int bt_cpu_adadelta_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *squ
 int bt_cpu_grad_norm(const bt_Tensor *g, double p, double *out);
 int bt_cpu_scale_clamp(bt_Tensor *g, double scale, double lo, double hi);
 /* @end optim kernels */
+/* @section nonzero kernels */
+int bt_cpu_nonzero(bt_Tensor **out, const bt_Tensor *mask, bool flat);
+/* @end nonzero kernels */
 
 #endif

@@ -18,8 +18,14 @@
 **   the device and cached.
 ** Work runs on one stream (common.h), so a block freed by one op can serve
 ** the next at once: the kernels that used it come first in the stream.
+** The one exception, the DataLoader's copies to the device on a copy
+** stream (stage.c), keeps that true: a copy waits for the compute-stream
+** work queued before its destination was allocated, the compute stream
+** waits for the copy before the batch is used, and a batch never used is
+** released only after the host saw its copy finish.
 */
 #include "common.h"
+#include "stage.h"
 
 #include <cuda_runtime_api.h>
 #include <pthread.h>
@@ -246,6 +252,7 @@ int btc_empty_cache(void) {
   }
   if (prev >= 0) cudaSetDevice(prev);
   pthread_mutex_unlock(&lock);
+  if (btc_pinned_empty_cache() < 0) rc = -1;   /* the staging buffers' cache too */
   return rc < 0 ? bt_seterr("empty_cache: cudaFree failed") : 0;
 }
 

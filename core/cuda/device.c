@@ -7,6 +7,7 @@
 ** driver or a device it registers nothing and says why.
 */
 #include "common.h"
+#include "stage.h"
 
 #include <cuda_runtime_api.h>
 #include <pthread.h>
@@ -111,6 +112,7 @@ __attribute__((visibility("default"))) int bt_cuda_backend_init(bt_CudaApi *api)
   api->copy_device_to_device = copy_device_to_device;
   api->memory_stats = btc_memory_stats;
   api->empty_cache = btc_empty_cache;
+  btc_stage_api(api);   /* stage.c: pinned staging and transfers */
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess || n <= 0) {

@@ -541,6 +541,38 @@ int bt_clip_grad_norm_(int n, bt_Tensor *const *grads, double max_norm, double p
 int bt_clip_grad_value_(int n, bt_Tensor *const *grads, double clip);
 /* @end optim */
 
+/* @section autocast (autocast.c: automatic mixed precision) */
+/* Autocast, as torch.autocast: while it is on for a device type, two
+** classes of ops cast their float arguments that live there at entry,
+** through differentiable casts (the gradient of an f32 parameter comes
+** back in f32):
+** - BT_AUTOCAST_LOWER: matmul, mm, bmm, conv1d/2d and the transposed
+**   convolutions run in the autocast dtype (f32, f16 and bf16 arguments
+**   are cast; f64 ones are left alone);
+** - BT_AUTOCAST_F32: softmax, log_softmax, cross_entropy, nll_loss and the
+**   reductions sum, mean, prod, var, std, norm, logsumexp, cumsum and
+**   cumprod take f16 and bf16 arguments in f32 (so they return f32).
+** Other ops run in their inputs' dtypes. The state is per thread, like grad
+** mode, and off at start; the dtypes default to bf16 on the CPU and f16 on
+** CUDA (PyTorch's). Backward (bt_backward, bt_grad) runs with autocast off. */
+typedef enum { BT_AUTOCAST_LOWER, BT_AUTOCAST_F32 } bt_AutocastClass;
+/* Turns autocast on or off for a device type, with its dtype (f16 or
+** bf16; -1 and a message for another). */
+int bt_autocast_set(bt_DeviceType dev, bool enabled, bt_DType dtype);
+bool bt_autocast_enabled(bt_DeviceType dev);
+bt_DType bt_autocast_dtype(bt_DeviceType dev);
+/* t as an op of class cls takes it now: a new reference (t itself when
+** autocast leaves it alone, else a differentiable cast). */
+bt_Tensor *bt_autocast_cast(bt_AutocastClass cls, bt_Tensor *t);
+/* Loss scaling (torch's _amp_foreach_non_finite_check_and_unscale_): every
+** gradient is multiplied by inv_scale in place, and *found_inf tells
+** whether any of them holds an infinity or a NaN (or sums beyond f32's
+** range). On a GPU the check stays on the device until one read per
+** device at the end. f16 gradients are refused (as PyTorch: loss scaling
+** wants f32 parameters); NULL entries are skipped. */
+int bt_amp_unscale_(int n, bt_Tensor *const *grads, double inv_scale, bool *found_inf);
+/* @end autocast */
+
 /* ---- reading data ------------------------------------------------------- */
 
 /* An IDX file (MNIST family), gzipped or not: u8, i32, f32 or f64. */
@@ -636,6 +668,14 @@ int bt_loader_gather(bt_Loader *l, int64_t count, const int64_t *idx, bt_Tensor 
 int bt_loader_start(bt_Loader *l, int64_t count, const int64_t *idx);
 int bt_loader_finish(bt_Loader *l, bt_Tensor **out);
 bool bt_loader_pending(const bt_Loader *l);   /* started and not finished */
+/* Batches delivered on dev (a batch in flight is dropped first). For a
+** CUDA device, bt_loader_start gathers the rows into pinned host memory in
+** the background and queues their copy on a copy stream, so the copy
+** overlaps the kernels of the batch in use; bt_loader_finish makes the
+** compute stream wait for it (no host wait). bt_loader_gather copies
+** synchronously. BT_CPU_DEVICE: back to CPU batches. */
+int bt_loader_set_device(bt_Loader *l, bt_Device dev);
+bt_Device bt_loader_device(const bt_Loader *l);
 
 /* ---- autograd ----------------------------------------------------------------- */
 
@@ -709,10 +749,25 @@ typedef struct {
   int64_t num_allocs, num_cache_hits, num_device_allocs, num_ooms;
 } bt_CudaMemoryStats;
 int bt_cuda_memory_stats(int index, bt_CudaMemoryStats *s);
-int bt_cuda_empty_cache(void);             /* gives cached blocks back to the device */
-/* TF32 tensor cores for f32 matmul (off by default); returns the old setting. */
+int bt_cuda_empty_cache(void);             /* gives cached blocks back (pinned ones too) */
+/* Page-locked host memory of the GPU data path (a DataLoader's staging
+** buffers), for the whole process; zeros while CUDA is not loaded. */
+typedef struct {
+  int64_t allocated;          /* bytes in use by batches being staged */
+  int64_t reserved;           /* taken with cudaHostAlloc: allocated + cached */
+  int64_t cached;
+  int64_t num_allocs, num_cache_hits, num_host_allocs;
+} bt_CudaPinnedStats;
+int bt_cuda_pinned_stats(bt_CudaPinnedStats *s);
+/* TF32 tensor cores for f32 matmul and cuDNN convolutions (off by default);
+** returns the old setting. */
 bool bt_cuda_set_allow_tf32(bool on);
 bool bt_cuda_allow_tf32(void);
+/* cuDNN convolutions: time the algorithms once per problem and keep the
+** fastest (on), or take cuDNN's heuristics' choice (off, the default), as
+** torch.backends.cudnn.benchmark; returns the old setting. */
+bool bt_cuda_set_benchmark(bool on);
+bool bt_cuda_benchmark(void);
 /* Called by the device allocator when the device is out of memory, after
 ** it gave its cache back and before its last try: the binding runs Lua's
 ** collector there, so tensors nothing refers to free their blocks. */

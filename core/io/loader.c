@@ -15,8 +15,18 @@
 **
 ** The sources are detached, contiguous views (a copy only when a source is
 ** not contiguous), so a row is one memcpy.
+**
+** On a CUDA device (bt_loader_set_device) a started batch is staged: the
+** caller's thread allocates the batch's device tensors and pinned host
+** buffers and begins a transfer (cuda_api.h); the thread gathers the rows
+** into the pinned buffers and queues their copies on the copy stream; the
+** finish makes the compute stream wait for them. All allocation stays on
+** the caller's thread (a device allocation may run the binding's
+** out-of-memory hook, Lua's collector); the thread only copies bytes and
+** queues copies.
 */
 #include "../internal.h"
+#include "../cuda_api.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -37,10 +47,16 @@ struct bt_Loader {
   State state;              /* guarded by mu */
   int64_t count, capidx;
   int64_t *idx;             /* the batch being gathered (a copy) */
-  bt_Tensor **out;          /* its result once DONE */
+  bt_Tensor **out;          /* its result once DONE (staged: allocated at start) */
   int status;
   char err[512];
+
+  bt_Device device;         /* where batches go */
+  void **pinned;            /* staged: the batch's pinned buffer per tensor */
+  bt_CudaTransfer *xfer;    /* staged: its copies */
 };
+
+static bool staged(const bt_Loader *l) { return l->device.type == BT_CUDA; }
 
 /* ---- gathering ------------------------------------------------------------ */
 
@@ -76,9 +92,36 @@ static int gather(const bt_Loader *l, int64_t count, const int64_t *idx, bt_Tens
   return 0;
 }
 
+/* The rows idx of every source into the pinned buffers, then their copies
+** queued (the thread, staged). */
+static int gather_staged(bt_Loader *l) {
+  const bt_CudaApi *api = bt_cuda_api();
+  for (int k = 0; k < l->n; k++) {
+    const char *from = bt_data(l->src[k]);
+    char *to = l->pinned[k];
+    size_t rb = (size_t)l->row_bytes[k];
+    for (int64_t i = 0; i < l->count; i++)
+      memcpy(to + (size_t)i * rb, from + (size_t)l->idx[i] * rb, rb);
+    if (api->transfer_copy(l->xfer, bt_data(l->out[k]), to, l->count * l->row_bytes[k]) < 0)
+      return -1;
+  }
+  return api->transfer_end(l->xfer);
+}
+
 int bt_loader_gather(bt_Loader *l, int64_t count, const int64_t *idx, bt_Tensor **out) {
   if (check_indices(l, count, idx) < 0) return -1;
-  return gather(l, count, idx, out);
+  if (gather(l, count, idx, out) < 0) return -1;
+  if (!staged(l)) return 0;
+  for (int k = 0; k < l->n; k++) {   /* synchronous: no overlap to win */
+    bt_Tensor *d = bt_to_device(out[k], l->device);
+    bt_release(out[k]);
+    out[k] = d;
+    if (!d) {
+      for (int j = 0; j < l->n; j++) bt_release(out[j]);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 /* ---- the background thread ---------------------------------------------------- */
@@ -90,7 +133,7 @@ static void *worker(void *arg) {
     while (!l->stop && l->state != REQUESTED) pthread_cond_wait(&l->cv, &l->mu);
     if (l->stop) break;
     pthread_mutex_unlock(&l->mu);
-    int status = gather(l, l->count, l->idx, l->out);
+    int status = staged(l) ? gather_staged(l) : gather(l, l->count, l->idx, l->out);
     pthread_mutex_lock(&l->mu);
     l->status = status;
     if (status < 0) snprintf(l->err, sizeof l->err, "%s", bt_errmsg());
@@ -101,19 +144,65 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* Ends a staged batch (mu held, the thread idle): when it is handed over,
+** the compute stream waits for its copies; else the host waits, before its
+** device tensors can be released. The pinned buffers go back to their
+** cache (which waits for the copies before reusing them). */
+static int finish_staged(bt_Loader *l, bool use) {
+  const bt_CudaApi *api = bt_cuda_api();
+  int status = 0;
+  if (use) status = api->transfer_use(l->xfer);
+  else api->transfer_drop(l->xfer);
+  l->xfer = NULL;
+  for (int k = 0; k < l->n; k++) {
+    api->pinned_free(l->pinned[k]);
+    l->pinned[k] = NULL;
+  }
+  return status;
+}
+
 /* Waits for the batch in flight (mu held); its tensors go to out, or are
 ** released when out is NULL. */
 static int wait_done(bt_Loader *l, bt_Tensor **out) {
   while (l->state == REQUESTED) pthread_cond_wait(&l->cv, &l->mu);
   int status = l->status;
+  if (status < 0) bt_seterr("%s", l->err);
+  if (l->xfer && finish_staged(l, out && status == 0) < 0) status = -1;
   for (int k = 0; k < l->n; k++) {
     if (out && status == 0) out[k] = l->out[k];
     else bt_release(l->out[k]);
     l->out[k] = NULL;
   }
   l->state = IDLE;
-  if (status < 0 && out) bt_seterr("%s", l->err);
   return status;
+}
+
+/* Allocates a staged batch's device tensors and pinned buffers and begins
+** its transfer (mu held, the thread idle). */
+static int stage_begin(bt_Loader *l, int64_t count) {
+  const bt_CudaApi *api = bt_cuda_api();
+  if (bt_cuda_use_device("loader", l->device.index) < 0) return -1;
+  for (int k = 0; k < l->n; k++) {
+    const bt_Tensor *s = l->src[k];
+    int64_t shape[BT_MAX_DIMS];
+    memcpy(shape, s->shape, sizeof shape);
+    shape[0] = count;
+    l->out[k] = bt_empty(s->ndim, shape, s->dtype, l->device);
+    l->pinned[k] = l->out[k] ? api->pinned_alloc(count * l->row_bytes[k]) : NULL;
+    if (!l->pinned[k]) goto fail;
+  }
+  /* After the allocations: the copies wait for the kernels queued before,
+  ** the last users of blocks just freed and handed to this batch. */
+  if (!(l->xfer = api->transfer_begin(l->device.index))) goto fail;
+  return 0;
+fail:
+  for (int k = 0; k < l->n; k++) {
+    if (l->pinned[k]) api->pinned_free(l->pinned[k]);
+    bt_release(l->out[k]);
+    l->pinned[k] = NULL;
+    l->out[k] = NULL;
+  }
+  return -1;
 }
 
 int bt_loader_start(bt_Loader *l, int64_t count, const int64_t *idx) {
@@ -132,6 +221,10 @@ int bt_loader_start(bt_Loader *l, int64_t count, const int64_t *idx) {
   }
   if (count) memcpy(l->idx, idx, (size_t)count * sizeof *idx);
   l->count = count;
+  if (staged(l) && stage_begin(l, count) < 0) {
+    status = -1;
+    goto done;
+  }
   if (!l->has_thread) {
     /* Signals (Ctrl-C in the REPL) go to the caller's thread: the worker
     ** starts with all of them blocked. */
@@ -142,6 +235,11 @@ int bt_loader_start(bt_Loader *l, int64_t count, const int64_t *idx) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
       status = bt_seterr("loader: cannot start the prefetch thread");
+      if (l->xfer) {   /* staged: nothing was queued; give the batch back */
+        l->status = 0;
+        l->state = DONE;
+        wait_done(l, NULL);
+      }
       goto done;
     }
     l->has_thread = true;
@@ -187,9 +285,11 @@ bt_Loader *bt_loader_new(int n, bt_Tensor *const *tensors) {
   l->src = calloc((size_t)n, sizeof *l->src);
   l->out = calloc((size_t)n, sizeof *l->out);
   l->row_bytes = calloc((size_t)n, sizeof *l->row_bytes);
+  l->pinned = calloc((size_t)n, sizeof *l->pinned);
+  l->device = BT_CPU_DEVICE;
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
-  if (!l->src || !l->out || !l->row_bytes) {
+  if (!l->src || !l->out || !l->row_bytes || !l->pinned) {
     bt_loader_free(l);
     return bt_seterr("loader: out of memory"), NULL;
   }
@@ -228,6 +328,7 @@ void bt_loader_free(bt_Loader *l) {
   free(l->src);
   free(l->out);
   free(l->row_bytes);
+  free(l->pinned);
   free(l->idx);
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv);
@@ -236,3 +337,21 @@ void bt_loader_free(bt_Loader *l) {
 
 int64_t bt_loader_rows(const bt_Loader *l) { return l->rows; }
 int bt_loader_ntensors(const bt_Loader *l) { return l->n; }
+
+int bt_loader_set_device(bt_Loader *l, bt_Device dev) {
+  if (dev.type == BT_CUDA) {
+    if (bt_cuda_use_device("loader", dev.index) < 0) return -1;
+    const bt_CudaApi *api = bt_cuda_api();
+    if (!api->pinned_alloc || !api->transfer_begin)
+      return bt_seterr("loader: this CUDA backend has no staging for batches (rebuild libbrasa_cuda)");
+  } else if (dev.type != BT_CPU) {
+    return bt_seterr("loader: batches go to the CPU or a CUDA device");
+  }
+  pthread_mutex_lock(&l->mu);
+  if (l->state != IDLE) wait_done(l, NULL);   /* on the old device: dropped */
+  l->device = dev.type == BT_CPU ? BT_CPU_DEVICE : dev;
+  pthread_mutex_unlock(&l->mu);
+  return 0;
+}
+
+bt_Device bt_loader_device(const bt_Loader *l) { return l->device; }

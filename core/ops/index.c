@@ -398,62 +398,19 @@ int bt_masked_fill_(bt_Tensor *t, bt_Tensor *mask, double value) {
   return 0;
 }
 
-/* Flat (C-order) positions of the true elements of a contiguous bool CPU
-** tensor, as an i64 tensor [k]. Counted per block in parallel, then written
-** per block at offsets from a prefix sum. */
-#define POS_BLOCK 65536
-
-typedef struct {
-  const uint8_t *m;
-  int64_t n;
-  int64_t *counts;    /* per block; then the block's first output slot */
-  int64_t *out;
-} PosCtx;
-
-static void count_blocks(void *ctx, int64_t begin, int64_t end) {
-  PosCtx *c = ctx;
-  for (int64_t b = begin; b < end; b++) {
-    int64_t lo = b * POS_BLOCK, hi = BT_MIN(lo + POS_BLOCK, c->n), k = 0;
-    for (int64_t i = lo; i < hi; i++) k += c->m[i] != 0;
-    c->counts[b] = k;
-  }
-}
-
-static void fill_blocks(void *ctx, int64_t begin, int64_t end) {
-  PosCtx *c = ctx;
-  for (int64_t b = begin; b < end; b++) {
-    int64_t lo = b * POS_BLOCK, hi = BT_MIN(lo + POS_BLOCK, c->n), k = c->counts[b];
-    for (int64_t i = lo; i < hi; i++)
-      if (c->m[i]) c->out[k++] = i;
-  }
-}
-
-static bt_Tensor *true_positions(const char *op, const bt_Tensor *mask) {
-  int64_t n = bt_numel(mask), nblocks = (n + POS_BLOCK - 1) / POS_BLOCK;
-  PosCtx c = {bt_data(mask), n, calloc((size_t)BT_MAX(nblocks, 1), sizeof(int64_t)), NULL};
-  if (!c.counts) return bt_seterr("%s: out of memory", op), NULL;
+/* The true elements of a contiguous bool mask on its device (the nonzero
+** kernel, dispatch.h): flat positions [k], or coordinates [k, ndim]. */
+static bt_Tensor *true_elements(const char *op, const bt_Tensor *mask, bool flat) {
+  int (*k)(bt_Tensor **, const bt_Tensor *, bool) = BT_KERNEL(op, bt_dev(mask), nonzero);
   bt_Tensor *out = NULL;
-  if (bt_parallel_for(nblocks, 1, count_blocks, &c) == 0) {
-    int64_t total = 0;
-    for (int64_t b = 0; b < nblocks; b++) {
-      int64_t k = c.counts[b];
-      c.counts[b] = total;
-      total += k;
-    }
-    out = bt_empty(1, &total, BT_I64, BT_CPU_DEVICE);
-    if (out) {
-      c.out = bt_data(out);
-      if (bt_parallel_for(nblocks, 1, fill_blocks, &c) < 0) {
-        bt_release(out);
-        out = NULL;
-      }
-    }
+  if (k && k(&out, mask, flat) < 0) {
+    bt_release(out);
+    return NULL;
   }
-  free(c.counts);
   return out;
 }
 
-/* The mask broadcast to shape, as a contiguous bool CPU tensor. */
+/* The mask broadcast to shape, as a contiguous bool tensor. */
 static bt_Tensor *dense_mask(const char *op, bt_Tensor *mask, int ndim, const int64_t *shape) {
   bt_Tensor *e = bt_expand_raw(mask, ndim, shape);
   bt_Tensor *d = e ? bt_contiguous_as(e, BT_BOOL) : NULL;
@@ -466,13 +423,12 @@ static bt_Tensor *dense_mask(const char *op, bt_Tensor *mask, int ndim, const in
 bt_Tensor *bt_masked_select(bt_Tensor *t, bt_Tensor *mask) {
   const char *op = "masked_select";
   if (check_mask(op, t, mask) < 0) return NULL;
-  if (bt_dev(t).type != BT_CPU) return bt_no_kernel(op, "nonzero", bt_dev(t)), NULL;
   int ndim;
   int64_t shape[BT_MAX_DIMS], all = -1;
   if (bt_broadcast_shapes(op, t->ndim, t->shape, mask->ndim, mask->shape, &ndim, shape) < 0)
     return NULL;
   bt_Tensor *m = dense_mask(op, mask, ndim, shape);
-  bt_Tensor *pos = m ? true_positions(op, m) : NULL;
+  bt_Tensor *pos = m ? true_elements(op, m, true) : NULL;
   bt_Tensor *te = pos ? bt_expand(t, ndim, shape) : NULL;
   bt_Tensor *flat = te ? bt_reshape(te, 1, &all) : NULL;
   bt_Tensor *out = flat ? bt_index_select(flat, 0, pos) : NULL;
@@ -481,41 +437,11 @@ bt_Tensor *bt_masked_select(bt_Tensor *t, bt_Tensor *mask) {
   return out;
 }
 
-typedef struct {
-  const int64_t *pos;
-  int64_t *out;
-  int ndim;
-  const int64_t *shape;
-} CoordCtx;
-
-static void coords_of(void *ctx, int64_t begin, int64_t end) {
-  const CoordCtx *c = ctx;
-  for (int64_t r = begin; r < end; r++) {
-    int64_t p = c->pos[r];
-    for (int d = c->ndim - 1; d >= 0; d--) {
-      c->out[r * c->ndim + d] = p % c->shape[d];
-      p /= c->shape[d];
-    }
-  }
-}
-
 bt_Tensor *bt_nonzero(bt_Tensor *t) {
   const char *op = "nonzero";
-  if (bt_dev(t).type != BT_CPU) return bt_no_kernel(op, "nonzero", bt_dev(t)), NULL;
   bt_Tensor *m = bt_contiguous_as(t, BT_BOOL);
-  bt_Tensor *pos = m ? true_positions(op, m) : NULL;
+  bt_Tensor *out = m ? true_elements(op, m, false) : NULL;
   bt_release(m);
-  if (!pos) return NULL;
-  int64_t shape[2] = {pos->shape[0], t->ndim};
-  bt_Tensor *out = bt_empty(2, shape, BT_I64, BT_CPU_DEVICE);
-  if (out && t->ndim > 0) {
-    CoordCtx c = {bt_data(pos), bt_data(out), t->ndim, t->shape};
-    if (bt_parallel_for(shape[0], 4096, coords_of, &c) < 0) {
-      bt_release(out);
-      out = NULL;
-    }
-  }
-  bt_release(pos);
   return out;
 }
 

@@ -3,10 +3,12 @@
 **
 ** bmm is the one primitive with a backward rule; mm, dot and the batched and
 ** broadcast cases of matmul are views around it, so their gradients come
-** from the view ops' rules.
+** from the view ops' rules. Under autocast (autocast.h) matmul, mm and bmm
+** cast their operands at entry: they are lower-precision ops.
 */
 #include "internal.h"
 #include "autograd.h"
+#include "autocast.h"
 
 static int check_pair(const char *op, bt_Tensor *a, bt_Tensor *b) {
   if (a->dtype != b->dtype)
@@ -41,6 +43,9 @@ static int bmm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
 }
 
 bt_Tensor *bt_bmm(bt_Tensor *a, bt_Tensor *b) {
+  bt_Tensor *ac[2] = {a, b};   /* autocast: a lower-precision op */
+  int acr = bt_autocast_args(BT_AUTOCAST_LOWER, 2, ac);
+  if (acr) return bt_autocast_done(2, ac, acr > 0 ? bt_bmm(ac[0], ac[1]) : NULL);
   if (a->ndim != 3 || b->ndim != 3)
     return bt_seterr("bmm: expects 3-D tensors, got %s and %s", bt_shp(a), bt_shp(b)), NULL;
   if (a->shape[0] != b->shape[0])
@@ -84,6 +89,9 @@ bt_Tensor *bt_bmm(bt_Tensor *a, bt_Tensor *b) {
 }
 
 bt_Tensor *bt_mm(bt_Tensor *a, bt_Tensor *b) {
+  bt_Tensor *ac[2] = {a, b};   /* autocast: a lower-precision op */
+  int acr = bt_autocast_args(BT_AUTOCAST_LOWER, 2, ac);
+  if (acr) return bt_autocast_done(2, ac, acr > 0 ? bt_mm(ac[0], ac[1]) : NULL);
   if (a->ndim != 2 || b->ndim != 2)
     return bt_seterr("mm: expects 2-D tensors, got %s and %s", bt_shp(a), bt_shp(b)), NULL;
   if (a->shape[1] != b->shape[0])
@@ -122,6 +130,9 @@ bt_Tensor *bt_outer(bt_Tensor *a, bt_Tensor *b) {
 }
 
 bt_Tensor *bt_matmul(bt_Tensor *a, bt_Tensor *b) {
+  bt_Tensor *ac[2] = {a, b};   /* autocast: a lower-precision op (cast before any reshape) */
+  int acr = bt_autocast_args(BT_AUTOCAST_LOWER, 2, ac);
+  if (acr) return bt_autocast_done(2, ac, acr > 0 ? bt_matmul(ac[0], ac[1]) : NULL);
   if (a->ndim == 0 || b->ndim == 0)
     return bt_seterr("matmul: both operands need at least 1 dim, got %s and %s", bt_shp(a),
                      bt_shp(b)), NULL;

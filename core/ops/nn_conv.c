@@ -23,6 +23,7 @@
 */
 #include "internal.h"
 #include "autograd.h"
+#include "autocast.h"
 
 typedef enum { PRIM_C, PRIM_T, PRIM_W } Prim;
 
@@ -112,8 +113,16 @@ static bt_Tensor *record(Prim p, bt_Tensor *out, bt_Tensor *a, bt_Tensor *b, bt_
   return out;
 }
 
+/* The dtype the kernels of device d compute a convolution of dt in: f16 and
+** bf16 widen to f32 on the CPU, and stay as they are on the GPU (cuDNN,
+** tensor cores, f32 accumulation). */
+static bt_DType conv_dtype(bt_DType dt, bt_Device d) {
+  if (d.type == BT_CUDA && (dt == BT_F16 || dt == BT_BF16)) return dt;
+  return dt == BT_F64 ? BT_F64 : BT_F32;
+}
+
 /* Runs primitive p on tensors already checked against g (any strides, any
-** float dtype: f16/bf16 compute in f32) and records its rule.
+** float dtype: see conv_dtype) and records its rule.
 **   C: a = x, b = w, bias [oc]    -> y
 **   T: a = y, b = w, bias [c]     -> x
 **   W: a = x, b = y               -> w */
@@ -122,7 +131,7 @@ static bt_Tensor *prim(Prim p, bt_Tensor *a, bt_Tensor *b, bt_Tensor *bias,
   const char *op = prim_name(p);
   bt_ConvGeom g = *g0;
   g.n = a->shape[0];
-  bt_DType dt = a->dtype, cdt = dt == BT_F64 ? BT_F64 : BT_F32;
+  bt_DType dt = a->dtype, cdt = conv_dtype(dt, bt_dev(a));
   int64_t shape[4];
   if (p == PRIM_C) y_shape(&g, g.n, shape);
   else if (p == PRIM_T) x_shape(&g, g.n, shape);
@@ -170,7 +179,7 @@ static int weight_and_bias(bt_Tensor *x, bt_Tensor *g, const bt_ConvGeom *geo, b
   const char *op = "conv2d (weight gradient)";
   bt_ConvGeom gm = *geo;
   gm.n = x->shape[0];
-  bt_DType dt = x->dtype, cdt = dt == BT_F64 ? BT_F64 : BT_F32;
+  bt_DType dt = x->dtype, cdt = conv_dtype(dt, bt_dev(x));
   int64_t ws[4];
   w_shape(&gm, ws);
   bt_Tensor *cx = bt_contiguous_as(x, cdt), *cg = cx ? bt_contiguous_as(g, cdt) : NULL;
@@ -337,6 +346,9 @@ static bt_Tensor *unsqueezed(bt_Tensor *t, int dim) {
 /* The user-facing ops: checks, then the primitive on 4-D views. */
 static bt_Tensor *conv_any(const Kind *k, bt_Tensor *x, bt_Tensor *w, bt_Tensor *b,
                            const bt_ConvOpts *o) {
+  bt_Tensor *ac[3] = {x, w, b};   /* autocast: a lower-precision op (autocast.h) */
+  int acr = bt_autocast_args(BT_AUTOCAST_LOWER, 3, ac);
+  if (acr) return bt_autocast_done(3, ac, acr > 0 ? conv_any(k, ac[0], ac[1], ac[2], o) : NULL);
   if (x->ndim == k->nsp + 1) {   /* unbatched: a batch of one */
     bt_Tensor *x1 = bt_unsqueeze(x, 0);
     bt_Tensor *r = x1 ? conv_any(k, x1, w, b, o) : NULL;
@@ -413,6 +425,12 @@ static int adjoint_geom(const char *op, const int64_t xs[4], const int64_t ws[4]
     return bt_seterr("%s: grad (%s) and %s (%s) must have one dtype", op,
                      bt_dtype_name(grad->dtype), ref == grad ? "input" : "the other operand",
                      bt_dtype_name(ref->dtype));
+  bt_Device dg = bt_dev(grad), dr = bt_dev(ref);
+  if (dg.type != dr.type || dg.index != dr.index) {
+    char ng[32], nr[32];
+    return bt_seterr("%s: grad (%s) and the other operand (%s) must be on one device", op,
+                     bt_device_name(dg, ng), bt_device_name(dr, nr));
+  }
   return 0;
 }
 

@@ -244,7 +244,10 @@ bt_Tensor *bt_batch_norm(bt_Tensor *x, bt_Tensor *running_mean, bt_Tensor *runni
   bt_DType dt = bt_compute_dtype(x->dtype);
   if (x->dtype == dt && (!weight || weight->dtype == dt) && (!bias || bias->dtype == dt))
     return batch_norm_fused(x, running_mean, running_var, weight, bias, training, momentum, eps);
-  /* Mixed or half dtypes: compute in dt through differentiable casts. */
+  /* Mixed or half dtypes: compute in dt through differentiable casts. The
+  ** GPU too: cuDNN wants f32 statistics and parameters for half inputs, and
+  ** AMP keeps BatchNorm's parameters f32, so only x and y change dtype (two
+  ** elementwise passes) and every kernel sees one dtype. */
   bt_Tensor *xc = cast(x, dt), *wc = cast(weight, dt), *bc = cast(bias, dt), *y = NULL;
   if (xc && (!weight || wc) && (!bias || bc))
     y = batch_norm_fused(xc, running_mean, running_var, wc, bc, training, momentum, eps);

@@ -12,6 +12,7 @@
 */
 #include "internal.h"
 #include "autograd.h"
+#include "autocast.h"
 
 static bt_Tensor *dense(bt_Tensor *t, bt_DType dt) { return t ? bt_contiguous_as(t, dt) : NULL; }
 static bt_Tensor *cast(bt_Tensor *t, bt_DType dt) { return t ? bt_to_dtype(t, dt) : NULL; }
@@ -114,6 +115,9 @@ static bt_Tensor *softmax_fused(bt_Tensor *x, int dim, bool log) {
 
 static bt_Tensor *softmax_op(bt_Tensor *x, int dim, bool log) {
   const char *op = log ? "log_softmax" : "softmax";
+  bt_Tensor *ac[1] = {x};   /* autocast: an f32 op (autocast.h) */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? softmax_op(ac[0], dim, log) : NULL);
   if (!bt_dtype_is_float(x->dtype))
     return bt_seterr("%s: expects a float tensor, got %s of shape %s (convert it with :float())",
                      op, bt_dtype_name(x->dtype), bt_shp(x)), NULL;
@@ -431,6 +435,11 @@ static bt_Tensor *cross_entropy_probs(bt_Tensor *x, bt_Tensor *target, bt_Tensor
 bt_Tensor *bt_cross_entropy(bt_Tensor *x, bt_Tensor *target, bt_Tensor *weight,
                             int64_t ignore_index, double label_smoothing, bt_Reduction reduction) {
   const char *op = "cross_entropy";
+  bt_Tensor *ac[3] = {x, target, weight};   /* autocast: an f32 op (autocast.h) */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 3, ac);
+  if (acr)
+    return bt_autocast_done(3, ac, acr > 0 ? bt_cross_entropy(ac[0], ac[1], ac[2], ignore_index,
+                                                              label_smoothing, reduction) : NULL);
   if (check_class_loss(op, x, target, weight, label_smoothing, reduction) < 0) return NULL;
   if (bt_dtype_is_float(target->dtype))
     return cross_entropy_probs(x, target, weight, ignore_index, label_smoothing, reduction);
@@ -440,6 +449,11 @@ bt_Tensor *bt_cross_entropy(bt_Tensor *x, bt_Tensor *target, bt_Tensor *weight,
 bt_Tensor *bt_nll_loss(bt_Tensor *logp, bt_Tensor *target, bt_Tensor *weight,
                        int64_t ignore_index, bt_Reduction reduction) {
   const char *op = "nll_loss";
+  bt_Tensor *ac[3] = {logp, target, weight};   /* autocast: an f32 op (autocast.h) */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 3, ac);
+  if (acr)
+    return bt_autocast_done(3, ac, acr > 0 ? bt_nll_loss(ac[0], ac[1], ac[2], ignore_index, reduction)
+                                           : NULL);
   if (check_class_loss(op, logp, target, weight, 0, reduction) < 0) return NULL;
   return class_loss(op, logp, target, weight, ignore_index, 0, reduction, true);
 }

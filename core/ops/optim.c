@@ -213,7 +213,7 @@ int bt_clip_grad_norm_(int n, bt_Tensor *const *grads, double max_norm, double p
     int rc = c ? k(c, p, &s) : -1;
     bt_release(c);
     if (rc < 0) return -1;
-    if (isinf(p)) acc = !(s <= acc) ? s : acc;
+    if (isinf(p)) acc = s > acc || s != s ? s : acc;   /* a NaN stays (torch.max) */
     else acc += s;
   }
   *total = isinf(p) ? acc : p == 2 ? sqrt(acc) : p == 1 ? acc : pow(acc, 1 / p);

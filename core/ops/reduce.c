@@ -5,9 +5,13 @@
 **
 ** Dims to reduce are a bit mask (bit d = dim d); BT_REDUCE_ALL or 0 reduces
 ** every dim. Without keepdim the reduced dims are dropped.
+**
+** Under autocast (autocast.h) sum, mean, prod, var, std, norm, logsumexp,
+** cumsum and cumprod are f32 ops: they take f16 and bf16 inputs in f32.
 */
 #include "internal.h"
 #include "autograd.h"
+#include "autocast.h"
 
 static unsigned all_dims(int ndim) { return ndim >= 32 ? ~0u : (1u << ndim) - 1; }
 
@@ -100,12 +104,18 @@ static bt_Tensor *record_reduce(bt_Tensor *out, bt_Tensor *t, const char *name, 
 static bt_DType sum_dtype(bt_DType d) { return bt_dtype_is_float(d) ? d : BT_I64; }
 
 bt_Tensor *bt_sum(bt_Tensor *t, unsigned dims, bool keepdim) {
+  bt_Tensor *ac[1] = {t};   /* autocast: an f32 op */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? bt_sum(ac[0], dims, keepdim) : NULL);
   unsigned mask = norm_mask(dims, t->ndim);
   bt_Tensor *out = reduce_raw("sum", BT_RED_SUM, t, mask, keepdim, sum_dtype(t->dtype));
   return record_reduce(out, t, "SumBackward", sum_backward, mask, 0);
 }
 
 bt_Tensor *bt_mean(bt_Tensor *t, unsigned dims, bool keepdim) {
+  bt_Tensor *ac[1] = {t};   /* autocast: an f32 op */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? bt_mean(ac[0], dims, keepdim) : NULL);
   unsigned mask = norm_mask(dims, t->ndim);
   if (!bt_dtype_is_float(t->dtype))   /* as PyTorch: an integer sum could wrap */
     return bt_seterr("mean: needs a float tensor, got %s (cast with :float() or :double())",
@@ -152,6 +162,9 @@ static int prod_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
 }
 
 bt_Tensor *bt_prod(bt_Tensor *t, unsigned dims, bool keepdim) {
+  bt_Tensor *ac[1] = {t};   /* autocast: an f32 op */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? bt_prod(ac[0], dims, keepdim) : NULL);
   unsigned mask = norm_mask(dims, t->ndim);
   bt_Tensor *out = reduce_raw("prod", BT_RED_PROD, t, mask, keepdim, sum_dtype(t->dtype));
   out = record_reduce(out, t, "ProdBackward", prod_backward, mask, 0);
@@ -162,6 +175,9 @@ bt_Tensor *bt_prod(bt_Tensor *t, unsigned dims, bool keepdim) {
 /* ---- composites (differentiable through their parts) ------------------------ */
 
 bt_Tensor *bt_var(bt_Tensor *t, unsigned dims, int correction, bool keepdim) {
+  bt_Tensor *ac[1] = {t};   /* autocast: an f32 op */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? bt_var(ac[0], dims, correction, keepdim) : NULL);
   unsigned mask = norm_mask(dims, t->ndim);
   bt_Tensor *x = bt_dtype_is_float(t->dtype) ? (bt_retain(t), t) : bt_to_dtype(t, BT_F32);
   bt_Tensor *m = x ? bt_mean(x, mask, true) : NULL;
@@ -223,6 +239,9 @@ static bt_Tensor *norm2(bt_Tensor *t, unsigned mask, bool keepdim) {
 }
 
 bt_Tensor *bt_norm(bt_Tensor *t, double p, unsigned dims, bool keepdim) {
+  bt_Tensor *ac[1] = {t};   /* autocast: an f32 op */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? bt_norm(ac[0], p, dims, keepdim) : NULL);
   unsigned mask = norm_mask(dims, t->ndim);
   bt_Tensor *a = bt_unary(BT_ABS, t), *r = NULL;
   if (!a) return NULL;
@@ -262,6 +281,9 @@ bt_Tensor *bt_norm(bt_Tensor *t, double p, unsigned dims, bool keepdim) {
 /* log(sum(exp(x - m))) + m with m = max (held constant: the gradient of the
 ** shift cancels), so large values do not overflow. */
 bt_Tensor *bt_logsumexp(bt_Tensor *t, unsigned dims, bool keepdim) {
+  bt_Tensor *ac[1] = {t};   /* autocast: an f32 op */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? bt_logsumexp(ac[0], dims, keepdim) : NULL);
   unsigned mask = norm_mask(dims, t->ndim);
   bool prev = bt_set_grad_enabled(false);
   bt_Tensor *m = reduce_raw("logsumexp", BT_RED_MAX, t, mask, true,
@@ -450,6 +472,9 @@ static int cumprod_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
 }
 
 static bt_Tensor *cumulative(bt_Tensor *t, int dim, bt_CumOp op) {
+  bt_Tensor *ac[1] = {t};   /* autocast: an f32 op */
+  int acr = bt_autocast_args(BT_AUTOCAST_F32, 1, ac);
+  if (acr) return bt_autocast_done(1, ac, acr > 0 ? cumulative(ac[0], dim, op) : NULL);
   const char *name = op == BT_CUM_SUM ? "cumsum" : "cumprod";
   if ((dim = bt_wrap_dim(name, dim, t->ndim)) < 0) return NULL;
   if (t->ndim == 0) return bt_clone(t);

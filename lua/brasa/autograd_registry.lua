@@ -81,6 +81,8 @@ M.not_differentiable = {
   'fill', 'fill_', 'zero_', 'uniform_', 'normal_', 'bernoulli_',
   -- autograd itself
   'backward', 'requires_grad_', 'detach', 'zero_grad', 'register_hook',
+  -- storage swaps: a leaf takes another tensor's memory (Module:to moves parameters so)
+  'set_',
 }
 
 M.second_order = {

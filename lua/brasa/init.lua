@@ -6,7 +6,7 @@
 --
 -- This file builds the module from the C core (brasa.core) and the Lua
 -- modules beside it. It sets no globals. Submodules (nn, optim, data,
--- metrics, callbacks, plot, text) load on first use, so start-up stays fast.
+-- metrics, callbacks, plot, text, amp) load on first use, so start-up stays fast.
 
 local core = require 'brasa.core'
 
@@ -23,10 +23,11 @@ require('brasa.autograd').install(brasa, core)
 local submodules = {
   nn = 'brasa.nn', optim = 'brasa.optim', data = 'brasa.data', metrics = 'brasa.metrics',
   callbacks = 'brasa.callbacks', plot = 'brasa.plot', text = 'brasa.text', help = 'brasa.help',
+  amp = 'brasa.amp',
 }
 
 setmetatable(brasa, {
-  __fields = {'nn', 'optim', 'data', 'metrics', 'callbacks', 'plot', 'text', 'help'},   -- for completion
+  __fields = {'nn', 'optim', 'data', 'metrics', 'callbacks', 'plot', 'text', 'help', 'amp'},   -- for completion
   __index = function(t, k)
     local name = submodules[k]
     if not name then return nil end

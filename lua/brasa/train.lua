@@ -28,8 +28,18 @@
 -- Keras, a data set ({len =, get =}, brasa.data.TensorDataset) or a
 -- brasa.data.DataLoader (then batch_size and shuffle are the loader's).
 --
--- Batches go to the device of the model's parameters (model:cuda()), so
--- data sets stay in CPU memory.
+-- Batches go to the device of the model's parameters (model:cuda(), or
+-- the option device = 'cuda', which moves the model first), so data sets
+-- stay in CPU memory; the loaders fit makes stage them (pinned memory,
+-- copies that overlap the kernels). On a device, losses and metrics are
+-- read back a few batches at a time, not after every batch (see
+-- flush_pending); predict returns CPU outputs for CPU inputs.
+--
+-- amp = true trains in mixed precision (brasa.amp): the forward pass and
+-- the loss run under autocast (f16 on a GPU, with a GradScaler that skips
+-- the steps whose gradients overflow; bf16 on the CPU, which needs no loss
+-- scaling), backward and the optimiser step outside it, on f32 parameters.
+-- Validation and evaluate run in full precision.
 --
 -- The training loss includes model:regularization_loss() when the model
 -- has regularisers (Keras's kernel_regularizer), and so do val_loss and
@@ -270,12 +280,16 @@ end
 -- handing each one over from the prefetch thread cost more (thread
 -- wake-ups, measured 3-5x the CPU time per epoch on 2 cores) than the copy
 -- it hides. A DataLoader given to fit keeps its own setting.
-local function loader_for(ds, batch_size, shuffle)
-  return data_mod().DataLoader(ds, {batch_size = batch_size, shuffle = shuffle, prefetch = false})
+-- With a device, batches are staged there (the copy of the next batch
+-- overlaps the kernels of this one: prefetching).
+local function loader_for(ds, batch_size, shuffle, device)
+  local o = {batch_size = batch_size, shuffle = shuffle, prefetch = false}
+  if device then o.device, o.prefetch = device, true end
+  return data_mod().DataLoader(ds, o)
 end
 
 -- The loaders of a fit: train, and validation (or nil).
-local function fit_loaders(data, opts, who)
+local function fit_loaders(data, opts, who, device)
   local bs = opts.batch_size or 32
   if math.type(bs) ~= 'integer' and not (type(bs) == 'number' and bs == math.floor(bs) and bs >= 1) then
     fail(who .. ': batch_size must be a positive integer, got ' .. tostring(bs))
@@ -313,7 +327,7 @@ local function fit_loaders(data, opts, who)
       end
       ds, val_ds = split_dataset(ds, n_train)
     end
-    train_loader = loader_for(ds, bs, shuffle)
+    train_loader = loader_for(ds, bs, shuffle, device)
   end
   local vd = opts.validation_data
   if vd ~= nil then
@@ -323,25 +337,25 @@ local function fit_loaders(data, opts, who)
   local val_loader
   if val_ds ~= nil then
     val_loader = is_loader(val_ds) and val_ds or loader_for(as_dataset(val_ds, who .. ': validation_data'),
-      math.max(bs, opts.validation_batch_size or 256), false)
+      math.max(bs, opts.validation_batch_size or 256), false, device)
   end
   return train_loader, val_loader, bs
 end
 
 -- A loader for evaluate and predict (x alone is allowed for predict).
-local function eval_loader(data, opts, who, need_y)
+local function eval_loader(data, opts, who, need_y, device)
   local bs = opts.batch_size or 256
   if is_loader(data) then return data end
-  if is_dataset(data) then return loader_for(data, bs, false) end
+  if is_dataset(data) then return loader_for(data, bs, false, device) end
   if is_tensor(data) then
     if need_y then fail(who .. ': targets needed: pass {x =, y =}, or (x, y)') end
-    return loader_for(data_mod().TensorDataset(data), bs, false)
+    return loader_for(data_mod().TensorDataset(data), bs, false, device)
   end
   if type(data) == 'table' then
     local x, y = xy_of(data, who, need_y)
     local d = data_mod()
     local ds = y ~= nil and d.TensorDataset(x, y) or d.TensorDataset(x)
-    return loader_for(ds, bs, false)
+    return loader_for(ds, bs, false, device)
   end
   fail(who .. ': data must be a tensor, a table {x =, y =}, a data set or a DataLoader, got ' .. type(data))
 end
@@ -571,14 +585,22 @@ end
 -- kernel mid-way: then the parameters and the optimiser's state are
 -- copied first and put back if the step fails.
 function Trainer:step()
-  local opt = self.optimizer
+  local opt, scaler = self.optimizer, self.scaler
+  local function step()
+    if scaler then   -- amp with f16: skipped when a gradient overflowed, then the scale moves
+      scaler:step(opt)
+      scaler:update()
+    else
+      opt:step()
+    end
+  end
   if not self.repl then
-    opt:step()
+    step()
     return
   end
   local snap
   if self:interrupted() then snap = snapshot(opt, self.parameters) end
-  local co = coroutine.create(function() opt:step() end)
+  local co = coroutine.create(step)
   local ok, err = coroutine.resume(co)
   if not ok then
     if snap then restore_snapshot(opt, self.parameters, snap) end
@@ -641,7 +663,7 @@ local function new_accumulators(metric_list)
     ms[i] = {name = spec.name, batch = spec.batch, value = spec.value, epoch = spec.epoch,
              value_all = spec.value_all, sum = 0, count = 0, outs = {}, targets = {}}
   end
-  return {loss_sum = 0, seen = 0, metrics = ms}
+  return {loss_sum = 0, seen = 0, metrics = ms, pending = {}}
 end
 
 -- Adds a batch's outputs to the metric accumulators (no graph recorded).
@@ -659,6 +681,67 @@ local function update_metrics(acc, out, yb)
       end
     end
   end)
+end
+
+-- On a GPU, reading a value back (x:item()) makes the CPU wait until the
+-- GPU has run everything queued, and the GPU then idles while the next
+-- batch is queued. So on a device, fit and evaluate keep each batch's loss
+-- (a 0-dim tensor there) and outputs pending, and read them back together
+-- (the losses in one copy): at each redraw of the progress bar, every
+-- FLUSH_EVERY batches and at the end. Losses and metrics are the same as
+-- per batch; the NaN guard sees each batch's loss, but after the steps of
+-- the pending batches. A callback with batch hooks gets every batch's
+-- loss at once (no deferral).
+local FLUSH_EVERY = 32
+-- Tests set this to defer on the CPU too (the values must not change).
+M._defer_always = false
+
+-- v with its tensors detached: a pending output keeps no graph alive.
+local function detached(v)
+  if is_tensor(v) then return v:detach() end
+  if type(v) == 'table' then
+    local out = {}
+    for k, x in pairs(v) do out[k] = detached(x) end
+    return out
+  end
+  return v
+end
+
+-- Notes batch k (n examples; loss a tensor, a number or nil) for flush_pending.
+local function defer_batch(acc, k, n, loss, out, yb)
+  if is_tensor(loss) and loss:numel() ~= 1 then loss:item() end   -- item's error, now
+  local keep = #acc.metrics > 0
+  local p = acc.pending
+  p[#p + 1] = {k = k, n = n, loss = is_tensor(loss) and loss:detach() or loss,
+               out = keep and detached(out) or nil, yb = keep and yb or nil}
+end
+
+-- Adds the pending batches to the accumulators, their losses read back in
+-- one copy. With a guard, stops at a non-finite loss: returns true.
+local function flush_pending(acc, guard, epoch)
+  local p = acc.pending
+  if #p == 0 then return false end
+  acc.pending = {}
+  local list, vals = {}, nil
+  for _, e in ipairs(p) do
+    if is_tensor(e.loss) then list[#list + 1] = e.loss:reshape(1) end
+  end
+  if #list > 0 then vals = brasa.cat(list, 1):cpu():totable() end
+  local j = 0
+  for _, e in ipairs(p) do
+    local lv = e.loss
+    if is_tensor(lv) then
+      j = j + 1
+      lv = vals[j]
+    end
+    if lv ~= nil then
+      if guard and guard:check(epoch, e.k, lv) then return true end
+      acc.loss_sum = acc.loss_sum + lv * e.n
+    end
+    acc.seen = acc.seen + e.n
+    if e.out ~= nil then update_metrics(acc, e.out, e.yb) end
+  end
+  return false
 end
 
 -- The final values of an epoch's accumulators into logs (prefix 'val_' or '').
@@ -691,6 +774,26 @@ local function batch_loss(run, out, yb)
   return loss
 end
 
+-- Mixed precision (amp = true): the model's output and the loss of a
+-- batch under autocast. The loss comes out in f32 (losses are f32 ops).
+local function amp_forward(run, xb, yb)
+  return brasa.amp.autocast(function()
+    local out = run.model(xb)
+    return out, batch_loss(run, out, yb)
+  end, run.amp)
+end
+
+-- A half output in f32 for the metrics (a tensor, or a table of them).
+local function as_f32(v)
+  if is_tensor(v) then return (v.dtype == 'f16' or v.dtype == 'bf16') and v:float() or v end
+  if type(v) == 'table' then
+    local out = {}
+    for k, x in pairs(v) do out[k] = as_f32(x) end
+    return out
+  end
+  return v
+end
+
 -- Runs the epoch's batches; returns the accumulators and whether to stop.
 local function train_epoch(run, epoch)
   local model, opt, prog = run.model, run.optimizer, run.progress
@@ -700,32 +803,50 @@ local function train_epoch(run, epoch)
   local collect = memory_guard()
   local k = 0
   restore_modes(run.train_modes)
-  local device = run.device
+  local device, deferred = run.device, run.deferred
   for xb, yb in run.loader:iter() do
     if device then xb, yb = to_device(xb, device), to_device(yb, device) end
     k = k + 1
     local n = batch_rows(xb)
     if batch_begin then run:call('on_train_batch_begin', k, {size = n}) end
     opt:zero_grad()
-    local out = model(xb)
-    local loss = batch_loss(run, out, yb)
-    local lv = loss:item()
-    if guard and guard:check(epoch, k, lv) then return acc, true end
-    loss:backward()
+    local out, loss
+    if run.amp then
+      out, loss = amp_forward(run, xb, yb)
+    else
+      out = model(xb)
+      loss = batch_loss(run, out, yb)
+    end
+    local lv
+    if not deferred then
+      lv = loss:item()
+      if guard and guard:check(epoch, k, lv) then return acc, true end
+    end
+    if run.scaler then run.scaler:scale(loss):backward() else loss:backward() end
     run:step()
-    acc.loss_sum, acc.seen = acc.loss_sum + lv * n, acc.seen + n
-    update_metrics(acc, out, yb)
-    if batch_end then run:call('on_train_batch_end', k, {loss = lv, size = n}) end
-    if prog.live and prog:due(k) then prog:draw(k, acc.seen, running_logs(acc)) end
+    if run.amp and #acc.metrics > 0 then out = as_f32(out) end
+    if deferred then
+      defer_batch(acc, k, n, loss, out, yb)
+      local due = prog.live and prog:due(k)
+      if due or #acc.pending >= FLUSH_EVERY then
+        if flush_pending(acc, guard, epoch) then return acc, true end
+        if due then prog:draw(k, acc.seen, running_logs(acc)) end
+      end
+    else
+      acc.loss_sum, acc.seen = acc.loss_sum + lv * n, acc.seen + n
+      update_metrics(acc, out, yb)
+      if batch_end then run:call('on_train_batch_end', k, {loss = lv, size = n}) end
+      if prog.live and prog:due(k) then prog:draw(k, acc.seen, running_logs(acc)) end
+    end
     collect()
     if run.repl and run:interrupted() then
       run.stop_reason = 'interrupted'
       run.interrupted_at = {epoch = epoch, batch = k}
       return acc, true
     end
-    if run.stop_training then return acc, true end
+    if run.stop_training then return acc, flush_pending(acc, guard, epoch) or true end
   end
-  return acc, false
+  return acc, flush_pending(acc, guard, epoch)
 end
 
 -- Loss and metrics of a model over a loader, in eval mode, without a graph.
@@ -739,13 +860,17 @@ local function evaluate_loader(model, loader, loss_fn, metric_specs, regularized
       collect()
       local n = batch_rows(xb)
       local out = model(xb)
-      if loss_fn then
-        local l = loss_fn(out, yb)
-        acc.loss_sum = acc.loss_sum + (is_tensor(l) and l:item() or l) * n
+      local l = loss_fn and loss_fn(out, yb)
+      if device or M._defer_always then   -- read back a few batches at a time (flush_pending)
+        defer_batch(acc, 0, n, l or nil, out, yb)
+        if #acc.pending >= FLUSH_EVERY then flush_pending(acc) end
+      else
+        if l then acc.loss_sum = acc.loss_sum + (is_tensor(l) and l:item() or l) * n end
+        acc.seen = acc.seen + n
+        update_metrics(acc, out, yb)
       end
-      acc.seen = acc.seen + n
-      update_metrics(acc, out, yb)
     end
+    flush_pending(acc)
   end)
   local logs = {}
   if loss_fn then
@@ -765,6 +890,7 @@ local FIT_OPTIONS = {
   loss = true, optimizer = true, epochs = true, batch_size = true, shuffle = true,
   validation_split = true, validation_data = true, validation_batch_size = true, metrics = true,
   class_weight = true, callbacks = true, verbose = true, plot = true, terminate_on_nan = true,
+  amp = true, device = true,
 }
 
 local function check_options(opts, who)
@@ -894,6 +1020,43 @@ local function run_fit(run, opts)
   run:call('on_train_end', {})
 end
 
+local AMP_DTYPES = {f16 = 'f16', float16 = 'f16', half = 'f16', bf16 = 'bf16', bfloat16 = 'bf16'}
+
+-- fit's amp option: false/nil (off), true (f16 on a GPU, bf16 on the CPU),
+-- a dtype, or a table {dtype =, <GradScaler options>}. Returns the
+-- autocast options and the GradScaler (f16 only: bf16 has f32's range and
+-- needs no loss scaling, as in PyTorch), or nil. A scaler with default
+-- options is kept from the model's previous fit, so the scale found there
+-- goes on.
+local function amp_setup(v, device, prev, who)
+  if v == nil or v == false then return nil end
+  local dtype, scaler_opts
+  if type(v) == 'string' then
+    dtype = v
+  elseif type(v) == 'table' then
+    scaler_opts = {}
+    for k, x in pairs(v) do if k ~= 'dtype' then scaler_opts[k] = x end end
+    dtype = v.dtype
+  elseif v ~= true then
+    fail(who .. ": amp must be true, false, 'f16', 'bf16' or a table {dtype =, init_scale =, ...}, got "
+      .. tostring(v))
+  end
+  local dev = device and device:match('^cuda') and 'cuda' or 'cpu'
+  local dt = AMP_DTYPES[dtype or (dev == 'cuda' and 'f16' or 'bf16')]
+  if not dt then fail(who .. ": amp's dtype must be 'f16' or 'bf16', got " .. tostring(dtype)) end
+  local scaler
+  if dt == 'f16' then
+    if scaler_opts and next(scaler_opts) then
+      scaler = brasa.amp.GradScaler(scaler_opts)
+    else
+      scaler = prev.scaler or brasa.amp.GradScaler()
+    end
+  elseif scaler_opts and next(scaler_opts) then
+    fail(who .. ': amp with bf16 uses no loss scaling: the GradScaler options apply to f16 only')
+  end
+  return {device = dev, dtype = dt}, scaler
+end
+
 --- model:fit(data, opts) or model:fit(x, y, opts) -> History.
 -- See the top of this file and the doc entry 'Module:fit' for the options.
 function M.fit(model, data, y, opts)
@@ -910,7 +1073,13 @@ function M.fit(model, data, y, opts)
     fail(who .. ': epochs must be an integer, got ' .. tostring(epochs))
   end
   epochs = math.tointeger(epochs)
-  local loader, val_loader, bs = fit_loaders(data, opts, who)
+  if opts.device ~= nil then   -- moves the model (in place: the optimiser keeps its parameters)
+    if type(opts.device) ~= 'string' then
+      fail(who .. ": device must be a device name ('cpu', 'cuda', 'cuda:1'), got " .. type(opts.device))
+    end
+    model:to(opts.device)
+  end
+  local loader, val_loader, bs = fit_loaders(data, opts, who, model_device(model))
   local cbs, guard = collect_callbacks(opts.callbacks, opts, who)
   local samples = loader.dataset and loader.dataset.len and loader.dataset.len() or nil
   local run = setmetatable({
@@ -926,15 +1095,17 @@ function M.fit(model, data, y, opts)
   run.params.metrics = run.log_names
   run.parameters = model:parameters()
   run.device = model_device(model)
+  run.amp, run.scaler = amp_setup(opts.amp, run.device, prev, who)
   run.class_weight = class_weight_fn(opts.class_weight, who)
   if run.class_weight then run.per_example_loss = per_example_loss(loss, who) end
   run.batch_begin = any_defines(cbs, 'on_train_batch_begin')
   run.batch_end = any_defines(cbs, 'on_train_batch_end')
+  run.deferred = (run.device ~= nil or M._defer_always) and not run.batch_end   -- flush_pending
   for _, cb in ipairs(cbs) do
     if type(cb.set_trainer) == 'function' then cb:set_trainer(run) else cb.trainer, cb.model = run, model end
   end
   last_fit[model] = {loss = loss, optimizer = optimizer, metrics = opts.metrics or prev.metrics,
-                     batch_size = bs}
+                     batch_size = bs, scaler = run.scaler or prev.scaler}
 
   run.interrupt_base = run.repl and run.repl.pending_interrupts() or 0
   local old_defer = run.repl and run.repl.defer_interrupts(true)
@@ -1001,7 +1172,7 @@ function M.evaluate(model, data, y, opts)
   local loss = opts.loss and resolve_loss(opts.loss, who) or prev.loss
   local metric_list = opts.metrics or (opts.loss == nil and prev.metrics) or nil
   local metric_specs = metrics_mod.list(metric_list)
-  local loader = eval_loader(data, opts, who, true)
+  local loader = eval_loader(data, opts, who, true, model_device(model))
   if not loss and #metric_specs == 0 then
     fail(who .. ': no loss and no metrics: fit the model first, or pass {loss =, metrics =}')
   end
@@ -1031,7 +1202,8 @@ end
 -- along dim 1 (N x C scores for a classifier). x: a tensor (N x ...), a
 -- table {x =} (y ignored), a data set or a DataLoader (the first value of
 -- each batch is the input). Batched (opts.batch_size, 256), in eval mode,
--- without a graph; modes are restored after.
+-- without a graph; modes are restored after. For a model on a GPU the
+-- outputs come back to the CPU, unless x is a tensor on the model's device.
 function M.predict(model, x, opts)
   local who = 'predict'
   opts = opts or {}
@@ -1051,13 +1223,15 @@ function M.predict(model, x, opts)
       end
     else
       local collect = memory_guard()
-      for xb in eval_loader(x, opts, who, false):iter() do
+      for xb in eval_loader(x, opts, who, false, device):iter() do
         outs[#outs + 1] = model(to_device(xb, device))
         collect()
       end
     end
-    if #outs == 1 then return outs[1] end
-    return brasa.cat(outs, 1)
+    local r = #outs == 1 and outs[1] or brasa.cat(outs, 1)
+    -- A model on a GPU: CPU outputs (one copy), unless x is a tensor on its device.
+    if device and not (is_tensor(x) and x.device == device) then r = to_device(r, 'cpu') end
+    return r
   end)
   restore_modes(modes)
   if not ok then error(out, 0) end

@@ -726,6 +726,10 @@ function M.run(filter)
 end
 
 M.tests = tests
+-- The harness, for the suites that extend this one (tests/gpu/test_gpu_*.lua).
+M.FAKE, M.DEV, M.TOL = FAKE, DEV, TOL
+M.close, M.expect_error, M.values, M.pair, M.grad_pair = close, expect_error, values, pair, grad_pair
+M.test = test
 
 local script = arg and arg[0] and arg[0]:match('test_gpu%.lua$')
 if script then

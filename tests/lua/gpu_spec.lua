@@ -14,7 +14,7 @@ local SOURCE = os.getenv('BRASA_SOURCE_DIR') or '../..'
 describe('brasa.cuda', function()
   it('has its functions and the tensor methods', function()
     for _, f in ipairs({'is_available', 'status', 'device_count', 'device_name', 'synchronize',
-                        'memory_stats', 'empty_cache', 'allow_tf32'}) do
+                        'memory_stats', 'empty_cache', 'allow_tf32', 'benchmark'}) do
       assert.is_function(cuda[f], f)
     end
     assert.is_function(brasa.Tensor.cuda)
@@ -28,6 +28,15 @@ describe('brasa.cuda', function()
     assert.is_true(cuda.allow_tf32(false))
     assert.is_false(cuda.allow_tf32())
     assert.has_error(function() cuda.allow_tf32('yes') end)
+  end)
+
+  it("toggles cuDNN's benchmark mode without loading anything", function()
+    local old = cuda.benchmark(true)
+    assert.is_false(old)
+    assert.is_true(cuda.benchmark())
+    assert.is_true(cuda.benchmark(false))
+    assert.is_false(cuda.benchmark())
+    assert.has_error(function() cuda.benchmark(1) end)
   end)
 
   it('parses device names and keeps CPU tensors where they are', function()
@@ -81,6 +90,36 @@ describe('brasa.cuda', function()
         return
       end
       local suite = dofile(SOURCE .. '/tests/gpu/test_gpu.lua')
+      local _, failed = suite.run()
+      assert.equal(0, failed)
+    end)
+
+    it('matches the CPU for convolutions and batch norm (tests/gpu/test_gpu_conv.lua)', function()
+      if not cuda.is_available() then
+        pending('no usable GPU: ' .. cuda.status())
+        return
+      end
+      local suite = dofile(SOURCE .. '/tests/gpu/test_gpu_conv.lua')
+      local _, failed = suite.run()
+      assert.equal(0, failed)
+    end)
+
+    it('trains on the GPU as on the CPU: optimisers, masks, model:cuda(), fit (tests/gpu/test_gpu_optim.lua)', function()
+      if not cuda.is_available() then
+        pending('no usable GPU: ' .. cuda.status())
+        return
+      end
+      local suite = dofile(SOURCE .. '/tests/gpu/test_gpu_optim.lua')
+      local _, failed = suite.run()
+      assert.equal(0, failed)
+    end)
+
+    it('runs mixed precision as the CPU does: f16 autocast, GradScaler (tests/gpu/test_gpu_amp.lua)', function()
+      if not cuda.is_available() then
+        pending('no usable GPU: ' .. cuda.status())
+        return
+      end
+      local suite = dofile(SOURCE .. '/tests/gpu/test_gpu_amp.lua')
       local _, failed = suite.run()
       assert.equal(0, failed)
     end)

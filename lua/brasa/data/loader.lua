@@ -9,7 +9,11 @@
 --
 -- A DataLoader cuts a data set into batches, in order or shuffled by its
 -- own generator (a seed gives the same orders, epoch after epoch, whatever
--- else draws random numbers).
+-- else draws random numbers). With a device ('cuda'), batches come out on
+-- it: a TensorDataset's are staged by C (rows gathered into pinned host
+-- memory by the prefetch thread, copied on a copy stream while the
+-- previous batch's kernels run: core/io/loader.c, core/cuda/stage.c);
+-- others are moved when made.
 
 local core = require 'brasa.core'
 local C = core._data
@@ -176,13 +180,41 @@ DataLoader.__name = 'brasa.data.DataLoader'
 
 local methods = {}
 
+-- The canonical name of a device option ('cuda' -> 'cuda:0'), checked
+-- against the machine: nil for nil.
+local function check_device(dev)
+  if dev == nil then return nil end
+  if type(dev) ~= 'string' then
+    error("DataLoader: opts.device must be a device name ('cpu', 'cuda' or 'cuda:N'), got " .. type(dev), 3)
+  end
+  if dev == 'cpu' then return 'cpu' end
+  local idx = dev == 'cuda' and '0' or dev:match('^cuda:(%d+)$')
+  if not idx then
+    error(("DataLoader: unknown device '%s' (expected 'cpu', 'cuda' or 'cuda:N')"):format(dev), 3)
+  end
+  local name = 'cuda:' .. math.tointeger(tonumber(idx))
+  local cuda = brasa_().cuda
+  if not cuda.is_available() then
+    error(('DataLoader: device %s: no CUDA device is available (%s)'):format(name, cuda.status()), 3)
+  end
+  if tonumber(idx) >= cuda.device_count() then
+    error(('DataLoader: device %s: no such device (this machine has %d CUDA device(s), from cuda:0)')
+          :format(name, cuda.device_count()), 3)
+  end
+  return name
+end
+
 --- DataLoader(dataset, opts?): batches of a data set.
 -- opts: batch_size (32), shuffle (false), seed (a number: the loader's own
 -- generator; default: drawn from brasa's generator, so brasa.manual_seed
 -- fixes it too), drop_last (false), collate (fn(samples) -> batch values),
--- transform (fn(batch values...) -> new values, on each batch, main thread),
--- prefetch (true: a TensorDataset's next batch is gathered by a C thread
--- while the current one is used).
+-- transform (fn(batch values...) -> new values, on each batch, main thread,
+-- after the move to opts.device), prefetch (true: a TensorDataset's next
+-- batch is gathered by a C thread while the current one is used), device
+-- ('cpu', 'cuda' or 'cuda:N': where batches are delivered; default: left
+-- where the data set is), pin_memory (true for a CUDA device: a
+-- TensorDataset's batches are staged through pinned memory and copied
+-- asynchronously; false: gathered on the CPU, then copied synchronously).
 function M.DataLoader(dataset, opts)
   local brasa = brasa_()
   dataset = as_dataset(dataset, 'DataLoader')
@@ -199,6 +231,10 @@ function M.DataLoader(dataset, opts)
       error(('DataLoader: opts.%s must be a function'):format(k), 2)
     end
   end
+  local device = check_device(opts.device)
+  if opts.pin_memory ~= nil and type(opts.pin_memory) ~= 'boolean' then
+    error('DataLoader: opts.pin_memory must be a boolean', 2)
+  end
   local seed = opts.seed
   if seed == nil then
     seed = brasa.randint(0, 2147483647, {1})[1]
@@ -210,6 +246,7 @@ function M.DataLoader(dataset, opts)
     dataset = dataset, batch_size = bs, shuffle = opts.shuffle and true or false,
     drop_last = opts.drop_last and true or false, collate = opts.collate,
     transform = opts.transform, prefetch = opts.prefetch ~= false, seed = seed,
+    device = device, pin_memory = device ~= nil and device ~= 'cpu' and opts.pin_memory ~= false,
     _gen = {state = seed}, _epoch = 0,
   }
   -- Batches gathered by C: a TensorDataset without a custom collate.
@@ -272,7 +309,8 @@ end
 local function fast_batch(self, k)
   if self._on_cpu == nil then self._on_cpu = on_cpu(self.dataset.tensors) end
   if not self._on_cpu then return device_batch(self, k) end
-  if not self._c then self._c = C.loader(self.dataset.tensors) end
+  -- pin_memory: C delivers the batches on the device (staged when prefetching).
+  if not self._c then self._c = C.loader(self.dataset.tensors, self.pin_memory and self.device or nil) end
   local vals
   if self.prefetch and self._pending == k then
     vals = table.pack(self._c:finish())
@@ -296,9 +334,26 @@ local function slow_batch(self, k)
   return table.pack((self.collate or M.default_collate)(samples))
 end
 
+-- v (a tensor, or a table of them) on device; anything else as it is.
+local function to_device(v, device)
+  if type(v) ~= 'table' and type(v) ~= 'userdata' then return v end
+  local brasa = brasa_()
+  if brasa.is_tensor(v) then return v.device == device and v or v:to(device) end
+  if type(v) == 'table' then
+    local out = {}
+    for key, x in pairs(v) do out[key] = to_device(x, device) end
+    return out
+  end
+  return v
+end
+
 -- The values of batch k of the current epoch, packed.
 local function batch(self, k)
   local vals = self._fast and fast_batch(self, k) or slow_batch(self, k)
+  local device = self.device
+  if device then   -- already there when staged: then this only checks
+    for j = 1, vals.n do vals[j] = to_device(vals[j], device) end
+  end
   if self.transform then vals = table.pack(self.transform(table.unpack(vals, 1, vals.n))) end
   return vals
 end
@@ -351,8 +406,9 @@ function DataLoader.__index(self, key)
 end
 
 function DataLoader.__tostring(self)
-  return ('DataLoader: %d examples, %d batches of %d%s%s'):format(size(self), nbatches(self),
-    self.batch_size, self.shuffle and ', shuffled' or '', self.drop_last and ', drop_last' or '')
+  return ('DataLoader: %d examples, %d batches of %d%s%s%s'):format(size(self), nbatches(self),
+    self.batch_size, self.shuffle and ', shuffled' or '', self.drop_last and ', drop_last' or '',
+    self.device and (', on ' .. self.device .. (self.pin_memory and ' (pinned staging)' or '')) or '')
 end
 
 --- Whether v is a DataLoader.

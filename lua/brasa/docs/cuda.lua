@@ -1,5 +1,5 @@
 -- brasa.docs.cuda: help entries of brasa.cuda and of the tensor methods
--- cuda and cpu (lua/lcuda.c). Loaded with the other documentation
+-- cuda, cpu and set_ (lua/lcuda.c). Loaded with the other documentation
 -- (lua/brasa/docs.lua). Every example runs on a machine without a GPU too
 -- (tests/lua/doc_spec.lua runs them): what depends on the machine is printed
 -- without a `-->` result.
@@ -78,7 +78,12 @@ and every number 0, without a GPU). Blocks are rounded to size classes
 a training loop reuses the same blocks every step. When the device runs
 out of memory, the cache is given back, Lua's collector runs (tensors
 nothing refers to free their blocks) and the allocation is tried again; if
-it still fails, the error states the bytes requested, free and cached.]=],
+it still fails, the error states the bytes requested, free and cached.
+The pinned (page-locked) host buffers through which a DataLoader with
+device = 'cuda' stages its batches, for the whole process: pinned_allocated,
+pinned_reserved, pinned_cached, pinned_num_allocs, pinned_num_cache_hits,
+pinned_num_host_allocs (cudaHostAlloc calls: none after the first batches).
+empty_cache gives the cached ones back too.]=],
   [=[
 local s = brasa.cuda.memory_stats()
 print(s.allocated >= 0, s.cached >= 0)  --> true true]=])
@@ -95,17 +100,35 @@ brasa.cuda.empty_cache()
 print(brasa.cuda.memory_stats().cached)  --> 0]=])
 
 entry('brasa.cuda.allow_tf32', 'brasa.cuda.allow_tf32(on?) -> boolean',
-  'Lets f32 matmul use TF32 tensor cores; returns the previous setting (or the current one, with no argument).',
+  'Lets f32 matmul and convolutions use TF32 tensor cores; returns the previous setting (or the current one, with no argument).',
   [=[
 TF32 keeps f32's range with a 10-bit mantissa in the products (about 1e-3
 relative error) and runs several times faster on Ampere and later GPUs.
-Off by default, as in PyTorch; f16 and bf16 matmuls use the tensor cores
-whatever this says. Setting it loads nothing.]=],
+Off by default, as in PyTorch (whose cuDNN flag defaults on: here one
+setting covers both); f16 and bf16 matmuls and convolutions use the tensor
+cores whatever this says. Setting it loads nothing.]=],
   [=[
 local old = brasa.cuda.allow_tf32(true)
 print(brasa.cuda.allow_tf32())  --> true
 brasa.cuda.allow_tf32(old)
 print(brasa.cuda.allow_tf32())  --> false]=])
+
+entry('brasa.cuda.benchmark', 'brasa.cuda.benchmark(on?) -> boolean',
+  'Lets cuDNN time its convolution algorithms and keep the fastest; returns the previous setting (or the current one, with no argument).',
+  [=[
+Off by default: each new convolution shape (sizes, stride, padding,
+dilation, groups, dtype) then takes the algorithm cuDNN's heuristics
+propose. On, the first convolution of each shape times the algorithms
+that fit in memory and the fastest is kept for the session, as PyTorch's
+torch.backends.cudnn.benchmark: worth it when the shapes stay the same
+from batch to batch (a training loop), a cost when they keep changing.
+Results agree with either setting up to rounding (algorithms sum in
+different orders). Setting it loads nothing.]=],
+  [=[
+local old = brasa.cuda.benchmark(true)
+print(brasa.cuda.benchmark())  --> true
+brasa.cuda.benchmark(old)
+print(brasa.cuda.benchmark())  --> false]=])
 
 entry('Tensor:cuda', 'x:cuda(device?) -> tensor',
   'x on a CUDA device (default cuda:0; device is an index from 0 or a name like \'cuda:1\').',
@@ -128,6 +151,20 @@ entry('Tensor:cpu', 'x:cpu() -> tensor',
   [=[
 local x = brasa.tensor{1, 2}
 print(x:cpu() == x)  --> true]=])
+
+entry('Tensor:set_', 'x:set_(y) -> x',
+  "x takes y's memory, dtype, shape and device, and stays the same tensor (the same Lua value).",
+  [=[
+x then shares y's storage, as a view would. x keeps requires_grad and its
+hooks; a gradient that no longer fits (shape, dtype or device) is dropped.
+This is how model:cuda() and model:to('f64') move parameters in place, so
+that an optimiser built before still holds them. x must be a leaf (not the
+result of an op); a graph that saved x refuses to run backward afterwards.]=],
+  [=[
+local w = brasa.ones(2, {requires_grad = true})
+local params = {w}
+w:set_(brasa.zeros(3, {dtype = 'f64'}))
+print(params[1] == w, w.dtype, w.shape[1], w.requires_grad)  --> true f64 3 true]=])
 
 for _, e in ipairs(list) do doc.add(e) end
 

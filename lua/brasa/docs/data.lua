@@ -278,10 +278,22 @@ of tensors (then a TensorDataset). opts:
     tensor (i64 when all are integers), tables key by key, strings kept as
     lists);
   transform: fn(batch values...) -> new values, run on each batch on the
-    main thread (augmentation, normalisation, moving to a GPU);
+    main thread (augmentation, normalisation), after the move to device;
   prefetch (true): for a TensorDataset, a C thread gathers batch k + 1 while
     batch k is used. It only copies rows: no Lua runs there. Do not write
-    into the data set's tensors while iterating.
+    into the data set's tensors while iterating;
+  device ('cpu', 'cuda' or 'cuda:N'; default: batches stay where the data
+    set is): batch tensors (and tables of them) are delivered there, so a
+    training loop on a GPU keeps its data set in CPU memory. loader.device
+    is the canonical name ('cuda' -> 'cuda:0');
+  pin_memory (true for a CUDA device): a TensorDataset's rows are gathered
+    by the prefetch thread into pinned (page-locked) host buffers, reused
+    from batch to batch, and copied on a separate copy stream while the GPU
+    runs the previous batch's kernels; the batch's first kernel waits for
+    its copy on the GPU, not on the host. false: batches are gathered on the
+    CPU and copied when handed over (the host waits for the GPU's queued
+    work). model:fit moves batches to the model's device either way; a
+    loader with device = the model's device saves that copy's wait.
 
 Use:
   for xb, yb in loader:iter() do ... end       -- one epoch

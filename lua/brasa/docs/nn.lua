@@ -252,13 +252,42 @@ end)
 print(m[3].bias:sum():item())  --> 0.0]=])
 
 method('to', 'Module:to(dtype | device) -> self',
-  'Converts floating parameters and buffers to a dtype (or moves them to a device).',
+  'Converts floating parameters and buffers to a dtype, or moves parameters and buffers to a device.',
   [=[
-Integer buffers keep their dtype. Parameters are replaced by new leaves, so
-build the optimiser after converting.]=],
+A device is 'cpu', 'cuda', 'cuda:N' or a GPU index; integer buffers keep
+their dtype. In place: every parameter and buffer stays the same tensor (it
+takes the converted memory, x:set_), so an optimiser built before still
+updates the model, and its state (Adam's moments...) follows the
+parameters at its next step. Gradients are converted too.]=],
   [=[
-local m = brasa.nn.Linear(2, 2):to('f64')
-print(m.weight.dtype, m.weight.is_leaf)  --> f64 true]=])
+local m = brasa.nn.Linear(2, 2)
+local w = m.weight
+local opt = brasa.optim.SGD(m:parameters(), {lr = 0.1})
+m:to('f64')
+print(m.weight == w, w.dtype, w.is_leaf)  --> true f64 true
+m(brasa.ones(1, 2, {dtype = 'f64'})):sum():backward()
+opt:step()
+print(w.grad.dtype)  --> f64]=])
+
+method('cuda', 'Module:cuda(device?) -> self',
+  "Moves parameters and buffers to a GPU ('cuda:0', or device, an index or a name), in place.",
+  [=[
+The same as to('cuda'): the tensors keep their identity, so optimisers
+built before stay valid. fit, evaluate and predict then move each batch to
+the model's device; outside fit, inputs must be moved by hand
+(x:cuda()), or the first op fails naming both devices.]=],
+  [=[
+local m = brasa.nn.Linear(3, 1)
+if brasa.cuda.is_available() then
+  m:cuda()
+  print(m.weight.device)   -- cuda:0
+  print(m(brasa.ones(2, 3):cuda()):cpu())
+end]=])
+
+method('cpu', 'Module:cpu() -> self', 'Moves parameters and buffers back to the CPU, in place.', nil,
+  [=[
+local m = brasa.nn.Linear(3, 1):cpu()
+print(m.weight.device)  --> cpu]=])
 
 method('double', 'Module:double() -> self', "The same as to('f64').", nil,
   [=[

@@ -87,6 +87,11 @@ opts:
                    2: one line per epoch; 0: silent
   plot = true      live curves through brasa.plot.live_history
   terminate_on_nan (true) stop when the loss is NaN (TerminateOnNaN)
+  amp = true       mixed precision (brasa.amp): forward and loss under
+                   autocast, f16 with a GradScaler on a GPU, bf16 on the
+                   CPU; also 'f16', 'bf16' or {dtype =, init_scale =, ...}
+  device           'cuda', 'cuda:N' or 'cpu': moves the model there first
+                   (in place, model:to: an optimiser built before still works)
 The History: hist.history.loss, .accuracy, .val_loss, .val_accuracy, .lr,
 .time (seconds): one Lua number per epoch; hist.epoch = {1, 2, ...};
 hist.stop_reason ('early_stopping', 'interrupted', 'nan' or nil).
@@ -94,7 +99,14 @@ The loss includes model:regularization_loss() when layers have
 regularisers. Validation runs in eval mode; a model in eval mode trains in
 train mode, while a model in train mode keeps the modes of its parts (a
 BatchNorm put in eval mode stays frozen); every mode is restored at the
-end. Batches go to the device of the model's parameters. Ctrl-C in the brasa REPL stops after the current batch and
+end. Batches go to the device of the model's parameters (staged through
+pinned memory for the loaders fit makes). On a GPU the losses and metrics
+are read back a few batches at a time (every 32 batches, at each redraw
+and at the end of the epoch) rather than after each batch, which would
+make the CPU wait for the GPU every time: the values are the same, but
+TerminateOnNaN sees a NaN loss only then, after the optimiser steps of
+those batches (a callback with batch hooks gets every batch's loss at
+once, and turns this off). Ctrl-C in the brasa REPL stops after the current batch and
 returns the History so far; a second Ctrl-C interrupts at once; an
 optimiser step is never left half applied.]=],
   SETUP .. [=[
@@ -126,7 +138,9 @@ entry('brasa.nn.Module:predict', 'model:predict(x, opts?) -> tensor',
 x: a tensor (N x ...), a table {x =}, a data set or a DataLoader (the first
 value of each batch is the input). Outputs are joined along dim 1
 (N x C scores for a classifier: argmax(2) gives the classes).
-opts.batch_size (256). Modes are restored afterwards.]=],
+opts.batch_size (256). Modes are restored afterwards. For a model on a GPU
+the outputs come back to the CPU, unless x is a tensor on the model's
+device.]=],
   SETUP .. [=[
 local scores = model:predict(x, {batch_size = 10})
 print(scores.shape[1], scores.shape[2], scores.requires_grad)  --> 64 2 false

@@ -56,10 +56,17 @@ M.custom_init = custom_init
 -- Functional forms written in Lua
 ---------------------------------------------------------------------------
 
+local amp_cast = require('brasa.core')._amp.cast
+
 --- F.linear(x, weight, bias?) -> x @ weight^T + bias (weight [out x in]).
 function F.linear(x, w, b)
   local y = x:matmul(w:t())
-  if b ~= nil then y = y + b end
+  if b ~= nil then
+    -- Under autocast (brasa.amp) the product is in half precision: the
+    -- bias joins it there, as PyTorch's linear casts all its operands.
+    if b.dtype ~= y.dtype then b = amp_cast(b, 'lower') end
+    y = y + b
+  end
   return y
 end
 

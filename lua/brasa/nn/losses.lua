@@ -65,8 +65,11 @@ local function same_shape(a, b)
   return true
 end
 
--- Checks output (float) and target (a tensor of the same shape); returns the
--- target cast to the output's dtype.
+local amp_cast = require('brasa.core')._amp.cast
+
+-- Checks output (float) and target (a tensor of the same shape); returns
+-- both, the target cast to the output's dtype. Under autocast (brasa.amp) a
+-- half output is taken in f32 first: losses run in f32, as PyTorch's do.
 local function check_pair(who, output, target, names)
   names = names or {'output', 'target'}
   mod.check_float(who, output, names[1])
@@ -76,8 +79,9 @@ local function check_pair(who, output, target, names)
       .. 'reshape one, e.g. %s:view(-1))', who, names[1], shape_str(output.shape), names[2],
       shape_str(target.shape), names[2]))
   end
+  output = amp_cast(output, 'f32')
   if target.dtype ~= output.dtype then target = target:to(output.dtype) end
-  return target
+  return output, target
 end
 
 local function minmax(t)
@@ -105,14 +109,14 @@ local R_OPTS = {reduction = true}
 local function mse(who, x, t, o)
   o = loss_opts(o, who, R_OPTS)
   local r = reduction_of(o, who)
-  t = check_pair(who, x, t)
+  x, t = check_pair(who, x, t)
   return reduce((x - t):square(), r)
 end
 
 local function l1(who, x, t, o)
   o = loss_opts(o, who, R_OPTS)
   local r = reduction_of(o, who)
-  t = check_pair(who, x, t)
+  x, t = check_pair(who, x, t)
   return reduce((x - t):abs(), r)
 end
 
@@ -126,7 +130,7 @@ local function huber(who, x, t, o, key, smooth)
   if type(delta) ~= 'number' or delta < 0 or (not smooth and delta == 0) then
     fail(string.format('%s: %s must be a number %s 0, got %s', who, key, smooth and '>=' or '>', tostring(delta)))
   end
-  t = check_pair(who, x, t)
+  x, t = check_pair(who, x, t)
   local d = x - t
   if smooth and delta == 0 then return reduce(d:abs(), r) end
   local a = d:abs()
@@ -166,7 +170,7 @@ end
 local function bce(who, x, t, o)
   o = loss_opts(o, who, {reduction = true, weight = true})
   local r = reduction_of(o, who)
-  t = check_pair(who, x, t)
+  x, t = check_pair(who, x, t)
   local lo, hi = minmax(x)
   if lo < 0 or hi > 1 then
     fail(string.format('%s: output values must be probabilities in [0, 1], found %s: for raw scores '
@@ -183,7 +187,7 @@ end
 local function bce_logits(who, x, t, o)
   o = loss_opts(o, who, {reduction = true, weight = true, pos_weight = true})
   local r = reduction_of(o, who)
-  t = check_pair(who, x, t)
+  x, t = check_pair(who, x, t)
   check_binary_target(who, t)
   local w = opt_tensor(who, o, 'weight', x.dtype)
   local pw = opt_tensor(who, o, 'pos_weight', x.dtype)
@@ -215,7 +219,7 @@ end
 local function kl(who, x, t, o)
   o = loss_opts(o, who, {reduction = true, log_target = true})
   local r = reduction_of(o, who, 'batchmean')
-  t = check_pair(who, x, t)
+  x, t = check_pair(who, x, t)
   local l
   if o.log_target then
     l = t:exp() * (t - x)
@@ -241,7 +245,7 @@ local function cosine_embedding(who, x1, x2, y, o)
   local margin = o.margin or 0
   if type(margin) ~= 'number' then fail(who .. ': margin must be a number') end
   mod.check_float(who, x1, 'input1')
-  x2 = check_pair(who, x1, x2, {'input1', 'input2'})
+  x1, x2 = check_pair(who, x1, x2, {'input1', 'input2'})
   local nd = #x1.shape
   if nd ~= 1 and nd ~= 2 then
     fail(string.format('%s: inputs %s must have 1 (D) or 2 (N x D) dims', who, shape_str(x1.shape)))

@@ -572,32 +572,81 @@ end
 
 local FLOAT = {f32 = true, f64 = true, f16 = true, bf16 = true}
 
+-- A device name for Module:to ('cpu', 'cuda', 'cuda:N'), else nil.
+local function device_target(target)
+  if target == 'cpu' then return 'cpu' end
+  if type(target) == 'string' and (target == 'cuda' or target:match('^cuda:%d+$')) then return target end
+  if math.type(target) == 'integer' then return 'cuda:' .. target end
+  return nil
+end
+
+-- t converted for Module:to (t itself when nothing changes), outside any graph.
+local function converted(t, device, dtype)
+  return brasa.no_grad(function()
+    if device == 'cpu' then return t:cpu() end
+    if device then return t:cuda(device) end   -- x:cuda, so a test may stand in for the GPU
+    return t:to(dtype)
+  end)
+end
+
 --- Module:to(dtype|device) -> self: converts floating parameters and
--- buffers (integer buffers keep their dtype for a dtype). Parameters are
--- replaced by new leaves: build optimisers after converting.
+-- buffers to a dtype (integer buffers keep theirs), or moves parameters and
+-- buffers to a device ('cpu', 'cuda', 'cuda:N' or a device index). In
+-- place: each tensor keeps its identity (x:set_), so an optimiser built
+-- before still holds the model's parameters (its state follows them at its
+-- next step); gradients are converted with their parameters.
 function Module:to(target)
-  local is_dtype = type(target) == 'string' and not target:match('^cuda') and target ~= 'cpu'
-  local done = {}   -- tensor -> its conversion, so shared tensors stay shared
+  local device = device_target(target)
+  if not device and type(target) ~= 'string' then
+    fail(string.format("%s:to: a dtype ('f64', ...) or a device ('cpu', 'cuda', 'cuda:1') expected, got %s",
+      self:_class(), type(target)))
+  end
+  if not device and not FLOAT[brasa.zeros(0):to(target).dtype] then   -- (also checks the name)
+    fail(string.format("%s:to('%s'): parameters can only take a floating dtype (f32, f64, f16, bf16)",
+      self:_class(), target))
+  end
+  -- Everything is converted first and swapped in after, so a failure (no
+  -- GPU, out of memory) leaves the model as it was.
+  local done, moves = {}, {}   -- done: tensor -> what stands for it after
   for _, m in ipairs(self:modules()) do
     for _, kind in ipairs {'_parameters', '_buffers'} do
-      local tab = rawget(m, kind)
-      for name, t in pairs(tab) do
-        if not is_dtype or FLOAT[t.dtype] then
-          local q = done[t]
-          if not q then
-            q = brasa.no_grad(function() return t:to(target) end)
-            if q ~= t and kind == '_parameters' then
-              q = q:detach()
-              q:requires_grad_(t.requires_grad)
-            end
-            done[t] = q
+      for _, t in pairs(rawget(m, kind)) do
+        if done[t] == nil then
+          local c = (device or FLOAT[t.dtype]) and converted(t, device, target) or t
+          done[t] = (c ~= t and not t.is_leaf) and c or t   -- a non-leaf buffer is replaced
+          if c ~= t and t.is_leaf then
+            local g = t.grad
+            moves[#moves + 1] = {t, c, g ~= nil and converted(g, device, target) or nil}
           end
-          tab[name] = q
         end
       end
     end
   end
+  for _, mv in ipairs(moves) do
+    local t = mv[1]
+    t:set_(mv[2])
+    if mv[3] ~= nil then t.grad = mv[3] end
+  end
+  for _, m in ipairs(self:modules()) do
+    for _, kind in ipairs {'_parameters', '_buffers'} do
+      local tab = rawget(m, kind)
+      for name, t in pairs(tab) do
+        if done[t] ~= t then tab[name] = done[t] end
+      end
+    end
+  end
   return self
+end
+
+--- Module:cuda(device?) -> self: parameters and buffers on a GPU (device
+-- 'cuda:N' or an index; cuda:0 by default), in place (see Module:to).
+function Module:cuda(device)
+  return self:to(device or 'cuda')
+end
+
+--- Module:cpu() -> self: parameters and buffers back on the CPU, in place.
+function Module:cpu()
+  return self:to('cpu')
 end
 
 --- Module:double() -> self: parameters and buffers as f64.

@@ -235,6 +235,28 @@ function Optimizer:add_param_group(group)
   end
 end
 
+local set_count = require('brasa.core')._set_count
+
+-- State tensors on their parameter's device and dtype: a parameter moved in
+-- place (model:cuda(), model:to('f64'), x:set_) takes its state along at
+-- the next step. Checked only after some tensor took another's storage.
+local function follow_params(self)
+  local n = set_count()
+  if n == self._set_seen then return end
+  self._set_seen = n
+  for _, group in ipairs(self.param_groups) do
+    for _, p in ipairs(group.params) do
+      local st = self.state[p]
+      if st then
+        local dev, dt = p.device, p.dtype
+        for k, v in pairs(st) do
+          if brasa.is_tensor(v) and (v.device ~= dev or v.dtype ~= dt) then st[k] = v:to(dt):to(dev) end
+        end
+      end
+    end
+  end
+end
+
 --- opt:step(closure?): one update of every parameter that has a gradient.
 -- closure, if given, is called first (with gradient recording on) and its
 -- result returned: it should recompute the loss and call backward.
@@ -247,6 +269,7 @@ function Optimizer:step(closure)
     end
     loss = brasa.enable_grad(closure)
   end
+  follow_params(self)
   local update, init, state = cls._update, cls._init_state, self.state
   for gi, group in ipairs(self.param_groups) do
     check_options(cls, group, #self.param_groups > 1 and string.format(' (parameter group %d)', gi) or '')
