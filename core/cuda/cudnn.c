@@ -40,14 +40,19 @@
 ** chunks whose tensors hold at most INT32_MAX elements (the weight gradient
 ** accumulates over them with beta = 1).
 **
+** Alignment. Operands whose data does not start 16-byte aligned (views at
+** an offset) are copied to aligned buffers for cuDNN (conv_call); batch
+** norm on such tensors runs on channel.cu's kernels.
+**
 ** Algorithms. Chosen per problem (pass, device, dtype, math, the shapes and
 ** the geometry of a chunk) and kept in a small hash table: by default from
 ** cuDNN's heuristics (cudnnGet*_v7), or, when brasa.cuda.benchmark(true),
 ** by timing them (cudnnFind*Ex, once per problem, as PyTorch's
 ** cudnn.benchmark). The candidates are kept in order and the first whose
-** workspace can be allocated runs. Workspaces come from the caching
-** allocator per call: the same block comes back the next step, and
-** empty_cache() can give it back, which a workspace held here could not.
+** workspace can be allocated, and that accepts the problem, runs.
+** Workspaces come from the caching allocator per call: the same block comes
+** back the next step, and empty_cache() can give it back, which a
+** workspace held here could not.
 **
 ** Streams: cuDNN runs on the legacy default stream, as every kernel of the
 ** backend (common.h), so buffers freed after a call are safe to reuse.
@@ -68,6 +73,12 @@
 #endif
 
 #define MAX_DEVICES 64
+
+#if defined(BTC_HAVE_CUDNN) && !defined(CUDNN_STATUS_CATEGORY)
+/* cuDNN 9's status codes are grouped by thousands (older 9.x headers may
+** lack the macro). */
+#define CUDNN_STATUS_CATEGORY(s) ((s) / 1000 * 1000)
+#endif
 
 #ifndef BTC_HAVE_CUDNN
 /* Built without cuDNN's headers: convolutions fail saying so, batch norm
@@ -105,7 +116,7 @@ int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const b
 
 /* Every cuDNN function used here, once. */
 #define CUDNN_FUNCS(X)                                                                         \
-  X(cudnnGetVersion) X(cudnnGetErrorString) X(cudnnCreate) X(cudnnSetStream)                   \
+  X(cudnnGetVersion) X(cudnnGetErrorString) X(cudnnCreate) X(cudnnDestroy) X(cudnnSetStream)   \
   X(cudnnCreateTensorDescriptor) X(cudnnSetTensor4dDescriptor) X(cudnnDestroyTensorDescriptor) \
   X(cudnnCreateFilterDescriptor) X(cudnnSetFilter4dDescriptor) X(cudnnDestroyFilterDescriptor) \
   X(cudnnCreateConvolutionDescriptor) X(cudnnSetConvolution2dDescriptor)                       \
@@ -214,6 +225,7 @@ static cudnnHandle_t dn_handle(const char *op) {
     s = dn.cudnnCreate(&h);
     if (s == CUDNN_STATUS_SUCCESS) s = dn.cudnnSetStream(h, NULL);   /* NULL: the legacy stream */
     if (s == CUDNN_STATUS_SUCCESS) handles[dev] = h;
+    else if (h) dn.cudnnDestroy(h);
   }
   cudnnHandle_t h = handles[dev];
   pthread_mutex_unlock(&handle_lock);
@@ -326,7 +338,7 @@ static const char *describe(const Problem *p, char *buf, size_t len) {
            "padding %dx%d, dilation %dx%d, groups %d%s",
            p->n, p->c, p->h, p->w, p->oc, p->c / p->groups, p->kh, p->kw, p->n, p->oc, p->oh,
            p->ow, bt_dtype_name((bt_DType)p->dtype), p->sh, p->sw, p->ph, p->pw, p->dh, p->dw,
-           p->groups, p->math == CUDNN_FMA_MATH ? "" : ", tensor cores allowed");
+           p->groups, p->dtype == BT_F32 && p->math != CUDNN_FMA_MATH ? ", TF32 allowed" : "");
   return buf;
 }
 
@@ -531,6 +543,7 @@ static int run(Call *k) {
   Scalar one, beta;
   const void *pone = scalar((bt_DType)k->p.dtype, &one, 1);
   const void *pbeta = scalar((bt_DType)k->p.dtype, &beta, k->beta);
+  cudnnStatus_t unsupported = CUDNN_STATUS_SUCCESS;   /* the first candidate's that could not run */
   for (int i = 0; i < c.count; i++) {
     size_t wsize = c.c[i].memory;
     void *ws = wsize ? btc_alloc((int64_t)wsize) : NULL;
@@ -557,15 +570,23 @@ static int run(Call *k) {
       }
     }
     btc_free(ws);   /* stream-ordered: reused only by work queued after this call */
+    /* The heuristics can offer an algorithm that then refuses the problem
+    ** (NOT_SUPPORTED, before it writes anything): the next one is tried. */
+    if (CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED) {
+      if (!unsupported) unsupported = s;
+      continue;
+    }
     if (s != CUDNN_STATUS_SUCCESS)
       return dn_fail(s, k->op, pass_call[k->p.pass], describe(&k->p, buf, sizeof buf));
-    if (i > 0) {   /* the ones before did not fit: next time, start here (each miss frees the cache) */
+    if (i > 0) {   /* the ones before did not fit or refused: next time, start here (each miss frees the cache) */
       Choice rest = {.count = c.count - i};
       memcpy(rest.c, c.c + i, (size_t)rest.count * sizeof c.c[0]);
       cache_put(&k->p, &rest);
     }
     return 0;
   }
+  if (unsupported)
+    return dn_fail(unsupported, k->op, pass_call[k->p.pass], describe(&k->p, buf, sizeof buf));
   size_t least = c.c[0].memory;
   for (int i = 1; i < c.count; i++) least = BT_MIN(least, c.c[i].memory);
   return bt_seterr("%s: no cuDNN algorithm's workspace fits in GPU memory (%s; the smallest "
@@ -601,6 +622,8 @@ static int conv_setup(Conv *cv, const char *op, const bt_ConvGeom *g, bt_DType d
                      "cuDNN's 32-bit indexing", op, (long long)in_img, (long long)out_img,
                      (long long)wsize);
   cv->nb = BT_MAX(1, BT_MIN(g->n, INT32_MAX / BT_MAX(img, 1)));
+  /* Chunks of a multiple of 16 images start 16-byte aligned (see stage_in). */
+  if (cv->nb < g->n && cv->nb >= 16) cv->nb -= cv->nb % 16;
   if (cv->ah.padded || cv->aw.padded) {
     int64_t shape[4] = {cv->nb, g->c, cv->ah.len, cv->aw.len};
     if (!(cv->pad = bt_empty(4, shape, dt, dev))) return -1;
@@ -628,20 +651,64 @@ static void conv_problem(const Conv *cv, Pass pass, int64_t nb, Problem *p) {
   p->sh = (int)g->sh, p->sw = (int)g->sw, p->dh = (int)g->dh, p->dw = (int)g->dw;
 }
 
-/* Runs one pass on images [n0, n0 + nb): the data pointers given for it. */
+/* Alignment. cuDNN's kernels use vector loads, and cuDNN 9 has a status
+** for operands they cannot take (CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER).
+** Allocator blocks are 256-byte aligned, but a tensor may start at an
+** offset in its storage (a view of part of a batch), and so may a chunk of
+** a batch: such an operand goes through an aligned copy. */
+#define DN_ALIGN 16
+static bool misaligned(const void *p) { return (uintptr_t)p % DN_ALIGN != 0; }
+
+/* Leaves *p when aligned (or NULL), else points it to an aligned copy of
+** its `bytes` bytes made in *tmp (the caller frees *tmp). */
+static int stage_in(const char *op, const void **p, int64_t bytes, void **tmp) {
+  *tmp = NULL;
+  if (!*p || !misaligned(*p) || bytes <= 0) return 0;
+  if (!(*tmp = btc_alloc(bytes))) return -1;
+  if (btc_check(cudaMemcpyAsync(*tmp, *p, (size_t)bytes, cudaMemcpyDeviceToDevice, 0), op) < 0)
+    return -1;
+  *p = *tmp;
+  return 0;
+}
+
+/* Runs one pass on images [n0, n0 + nb): the data pointers given for it
+** (x: the input cuDNN sees, padded or not; out: out_bytes bytes). */
 static int conv_call(const Conv *cv, Pass pass, int64_t nb, const void *x, const void *w,
                      const void *y, void *out, int64_t out_bytes, double beta) {
+  const bt_ConvGeom *g = cv->g;
+  int64_t es = (int64_t)bt_dtype_size(cv->dtype);
+  int64_t xbytes = nb * g->c * cv->ah.len * cv->aw.len * es, ybytes = nb * g->oc * g->oh * g->ow * es;
+  int64_t wbytes = g->oc * (g->c / g->groups) * g->kh * g->kw * es;
+  void *tx = NULL, *tw = NULL, *ty = NULL, *tout = NULL, *dst = out;
+  int rc = stage_in(cv->op, &x, xbytes, &tx);
+  if (rc == 0) rc = stage_in(cv->op, &w, wbytes, &tw);
+  if (rc == 0) rc = stage_in(cv->op, &y, ybytes, &ty);
+  if (rc == 0 && misaligned(out)) {   /* beta = 1 adds to what out holds: copy that in too */
+    const void *o = out;
+    if (beta != 0) rc = stage_in(cv->op, &o, out_bytes, &tout);
+    else if (!(tout = btc_alloc(out_bytes))) rc = -1;
+    dst = tout;
+  }
   Call k;
   memset(&k, 0, sizeof k);
   k.op = cv->op;
-  if (!(k.h = dn_handle(cv->op))) return -1;
-  conv_problem(cv, pass, nb, &k.p);
-  k.x = x, k.w = w, k.y = y, k.out = out, k.out_bytes = out_bytes, k.beta = beta;
-  const char *call = "";
-  char buf[400];
-  cudnnStatus_t s = desc_make(&k.d, &k.p, &call);
-  int rc = s ? dn_fail(s, cv->op, call, describe(&k.p, buf, sizeof buf)) : run(&k);
-  desc_free(&k.d);
+  if (rc == 0 && !(k.h = dn_handle(cv->op))) rc = -1;
+  if (rc == 0) {
+    conv_problem(cv, pass, nb, &k.p);
+    k.x = x, k.w = w, k.y = y, k.out = dst, k.out_bytes = out_bytes, k.beta = beta;
+    const char *call = "";
+    char buf[400];
+    cudnnStatus_t s = desc_make(&k.d, &k.p, &call);
+    rc = s ? dn_fail(s, cv->op, call, describe(&k.p, buf, sizeof buf)) : run(&k);
+    desc_free(&k.d);
+  }
+  if (rc == 0 && dst != out)
+    rc = btc_check(cudaMemcpyAsync(out, dst, (size_t)out_bytes, cudaMemcpyDeviceToDevice, 0),
+                   cv->op);
+  btc_free(tx);   /* stream-ordered, as the workspaces */
+  btc_free(tw);
+  btc_free(ty);
+  btc_free(tout);
   return rc;
 }
 
@@ -793,6 +860,18 @@ static bool bn_by_cudnn(const bt_Tensor *x, bool training, double eps) {
   return dn_ready();
 }
 
+/* Every tensor given (NULL or not) starts aligned for cuDNN (see
+** misaligned): else channel.cu's kernels serve, which take any offset. */
+static bool bn_aligned(int n, const bt_Tensor *const *t) {
+  for (int i = 0; i < n; i++)
+    if (t[i] && misaligned(bt_data(t[i]))) return false;
+  return true;
+}
+
+/* C rounded up to a multiple of 4: [C] vectors placed one after another at
+** this stride in a scratch buffer stay 16-byte aligned (f32 and f64). */
+static int64_t bn_stride(int64_t C) { return (C + 3) / 4 * 4; }
+
 /* x's descriptor as N, C, S, 1 and the derived [1, C, 1, 1] one. */
 static int bn_descs(const char *op, const bt_Tensor *x, cudnnTensorDescriptor_t *xd,
                     cudnnTensorDescriptor_t *pd) {
@@ -832,7 +911,8 @@ int btc_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Te
   if (btc_use(x) < 0) return -1;
   if (x->dtype != BT_F32 && x->dtype != BT_F64)
     return bt_seterr("%s: no CUDA kernel for %s", op, bt_dtype_name(x->dtype));
-  if (!bn_by_cudnn(x, training, eps))
+  const bt_Tensor *ops[8] = {y, mean, invstd, x, weight, bias, running_mean, running_var};
+  if (!bn_by_cudnn(x, training, eps) || !bn_aligned(8, ops))
     return btc_bn_forward(y, mean, invstd, x, weight, bias, running_mean, running_var, training,
                           momentum, eps);
   cudnnHandle_t h = dn_handle(op);
@@ -853,12 +933,12 @@ int btc_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Te
     void *rm = running_mean ? bt_data(running_mean) : NULL;
     void *rv = running_var ? bt_data(running_var) : NULL;
     if (!rm || !rv) {
-      int64_t two_c = 2 * x->shape[1];
+      int64_t two_c = 2 * bn_stride(x->shape[1]);
       if (!(rstat = bt_empty(1, &two_c, x->dtype, bt_dev(x))) || btc_fill(rstat, 0) < 0) {
         rc = -1;
       } else {
         rm = bt_data(rstat);
-        rv = (char *)rm + x->shape[1] * bt_dtype_size(x->dtype);
+        rv = (char *)rm + bn_stride(x->shape[1]) * bt_dtype_size(x->dtype);
       }
     }
     if (rc == 0)
@@ -891,7 +971,8 @@ int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const b
   ** cuDNN reads the saved mean and invstd instead of recomputing them, so
   ** it only has to be valid (>= CUDNN_BN_MIN_EPSILON); the kernel contract
   ** does not carry the forward's. */
-  if (!training || !gx || !bn_by_cudnn(x, true, 1e-5))
+  const bt_Tensor *ops[8] = {gx, gw, gb, g, x, weight, mean, invstd};
+  if (!training || !gx || !bn_by_cudnn(x, true, 1e-5) || !bn_aligned(8, ops))
     return btc_bn_backward(gx, gw, gb, g, x, weight, mean, invstd, training);
   cudnnHandle_t h = dn_handle(op);
   if (!h) return -1;
@@ -903,14 +984,14 @@ int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const b
   bt_Tensor *w1 = NULL, *scratch = NULL;
   bt_Tensor *w = or_filled(weight, x, 1, &w1);
   int rc = w ? 0 : -1;
-  int64_t C = x->shape[1], two_c = 2 * C;
+  int64_t C = x->shape[1], two_c = 2 * bn_stride(C);
   void *pgw = gw ? bt_data(gw) : NULL, *pgb = gb ? bt_data(gb) : NULL;
   if (rc == 0 && (!pgw || !pgb)) {
     if (!(scratch = bt_empty(1, &two_c, x->dtype, bt_dev(x)))) {
       rc = -1;
     } else {
       if (!pgw) pgw = bt_data(scratch);
-      if (!pgb) pgb = (char *)bt_data(scratch) + C * bt_dtype_size(x->dtype);
+      if (!pgb) pgb = (char *)bt_data(scratch) + bn_stride(C) * bt_dtype_size(x->dtype);
     }
   }
   if (rc == 0) {

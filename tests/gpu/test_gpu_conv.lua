@@ -203,6 +203,30 @@ test('conv_transpose2d and conv_transpose1d: output_padding, groups, asymmetric 
   end
 end)
 
+-- A view of `shape` that starts one slice into a tensor with one more row
+-- on dim 1: contiguous, but its data pointer sits at an odd element offset
+-- (not 16-byte aligned, as cuDNN's vector loads want: cudnn.c copies such
+-- operands to aligned buffers).
+local function narrowed(shape)
+  local s = {table.unpack(shape)}
+  s[1] = s[1] + 1
+  return {shape = s, view = function(t) return t:narrow(1, 2, shape[1]) end}
+end
+
+test('convolutions of views at an offset (unaligned data pointers)', function()
+  for _, dt in ipairs(FLOATS) do
+    check_graph('conv2d offset views', {narrowed({2, 3, 5, 7}), narrowed({4, 3, 3, 3}), narrowed({4})},
+      function(x, w, b) return F.conv2d(x, w, b, {padding = 1}) end, dt)
+    -- asymmetric padding: the input is padded here, from the view
+    check_graph('conv2d offset views, asymmetric padding', {narrowed({2, 3, 5, 7}), narrowed({4, 3, 2, 3}), false},
+      function(x, w) return F.conv2d(x, w, {padding = {0, 1, 2, 0}, stride = {1, 2}}) end, dt)
+    check_graph('conv_transpose2d offset views', {narrowed({2, 3, 5, 7}), narrowed({3, 2, 3, 3}), narrowed({2})},
+      function(x, w, b) return F.conv_transpose2d(x, w, b, {stride = 2, padding = 1}) end, dt)
+    check_graph('conv1d offset views', {narrowed({2, 3, 11}), narrowed({5, 3, 3}), false},
+      function(x, w) return F.conv1d(x, w, {padding = 1}) end, dt)
+  end
+end)
+
 test('conv2d: gradients of gradients (create_graph)', function()
   local x0, w0 = values({2, 3, 7, 6}), values({4, 3, 3, 2})
   local function second(dev)
@@ -272,12 +296,17 @@ end, true)
 -- ---- batch normalisation ---------------------------------------------------------------
 
 -- x of shape, on both devices; weight/bias (affine) and running stats
--- (track) as a module holds them (f32 unless pdt); training or not.
+-- (track) as a module holds them (f32 unless pdt); training or not; eps
+-- (1e-4 unless o.eps); o.offset: every tensor is a view one element (or
+-- one image) into a larger one, so its data pointer is not 16-byte aligned.
 local function check_bn(what, shape, dt, o)
   local C = shape[2]
-  local xv, r = values(shape), values(shape)
-  local wv, bv = values({C}) * 0.5 + 1, values({C})
-  local rmv, rvv = values({C}) * 0.1, values({C}, 'positive')
+  local bshape = {table.unpack(shape)}
+  if o.offset then bshape[1] = bshape[1] + 1 end
+  local xv, r = values(bshape), values(shape)
+  local cn = o.offset and C + 1 or C
+  local wv, bv = values({cn}) * 0.5 + 1, values({cn})
+  local rmv, rvv = values({cn}) * 0.1, values({cn}, 'positive')
   local pdt = o.pdt or (dt == 'f64' and 'f64' or 'f32')
   local function run(dev)
     local function put(t, d)   -- a copy: the running statistics change in place
@@ -285,21 +314,24 @@ local function check_bn(what, shape, dt, o)
       if dev then t = t:cuda() end
       return t:detach()
     end
-    local x = put(xv, dt)
-    x:requires_grad_(true)
-    local w, b
+    local function view(t) return o.offset and t:narrow(1, 2, t.shape[1] - 1) or t end
+    local xl = put(xv, dt)
+    xl:requires_grad_(true)
+    local x = view(xl)
+    local wl, bl, w, b
     if o.affine ~= false then
-      w, b = put(wv, pdt), put(bv, pdt)
-      w:requires_grad_(true)
-      b:requires_grad_(true)
+      wl, bl = put(wv, pdt), put(bv, pdt)
+      wl:requires_grad_(true)
+      bl:requires_grad_(true)
+      w, b = view(wl), view(bl)
     end
     local rm, rv
-    if o.track ~= false then rm, rv = put(rmv, pdt), put(rvv, pdt) end
-    local y = F.batch_norm(x, rm, rv, w, b, {training = o.training, momentum = 0.2, eps = 1e-4})
+    if o.track ~= false then rm, rv = view(put(rmv, pdt)), view(put(rvv, pdt)) end
+    local y = F.batch_norm(x, rm, rv, w, b, {training = o.training, momentum = 0.2, eps = o.eps or 1e-4})
     local rr = r:to(dt)
     if dev then rr = rr:cuda() end
     ;(y * rr):sum():backward()
-    return {y = y, gx = x.grad, gw = w and w.grad, gb = b and b.grad, rm = rm, rv = rv}
+    return {y = y, gx = xl.grad, gw = wl and wl.grad, gb = bl and bl.grad, rm = rm, rv = rv}
   end
   local c, g = run(false), run(true)
   local M = 1
@@ -340,6 +372,19 @@ test('batch_norm: f16 and bf16 inputs with f32 parameters (AMP)', function()
   for _, dt in ipairs({'f16', 'bf16'}) do
     check_bn('batch_norm', {4, 3, 5, 6}, dt, {training = true})
     check_bn('batch_norm', {4, 3, 5, 6}, dt, {training = false})
+  end
+end)
+
+-- cuDNN's backward gets the forward's saved mean and 1/std (its own eps
+-- argument must then not matter: the kernel contract does not carry eps);
+-- an eps of half the data's variance shows any use of another one.
+test('batch_norm: a large eps, and tensors at an offset (unaligned)', function()
+  for _, dt in ipairs({'f32', 'f64'}) do
+    for _, training in ipairs({true, false}) do
+      local mode = training and 'training' or 'eval'
+      check_bn('batch_norm eps 0.5 ' .. mode, {4, 3, 5, 6}, dt, {training = training, eps = 0.5})
+      check_bn('batch_norm offset views ' .. mode, {4, 3, 5, 3}, dt, {training = training, offset = true})
+    end
   end
 end)
 
