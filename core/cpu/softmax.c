@@ -49,8 +49,10 @@ static int64_t grain_for(int64_t per_item) {
 ** polynomial, 2^n through the exponent bits. Below -87.3 the result is 0
 ** (e^-87.3 is the smallest normal float); above 88.72, inf; NaN stays NaN. */
 ROW_HELPER float exp_f32(float x) {
-  float xc = x < -87.3f ? -87.3f : x;
-  xc = xc > 88.72f ? 88.72f : xc;
+  /* Written so that a NaN clamps too (every comparison with it is false):
+  ** converting a NaN n to int32_t below would be undefined. */
+  float xc = x > -87.3f ? x : -87.3f;
+  xc = xc < 88.72f ? xc : 88.72f;
   float n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f;   /* round to nearest */
   float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -60,7 +62,7 @@ ROW_HELPER float exp_f32(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  int32_t bits = ((int32_t)n + 127) << 23;
+  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;   /* n in [-126, 128] */
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   float e = p * scale;

@@ -134,8 +134,11 @@ extern "C" int btc_nonzero(bt_Tensor **out, const bt_Tensor *mask, bool flat) {
     if (!counts) return -1;
     unsigned blocks = btc_blocks(nchunks, 1);
     count_chunks<<<blocks, BTC_THREADS>>>(n, nchunks, m, counts);
-    scan_counts<<<1, SCAN_THREADS>>>(nchunks, counts);
     int rc = btc_check_launch(op);
+    if (rc == 0) {
+      scan_counts<<<1, SCAN_THREADS>>>(nchunks, counts);
+      rc = btc_check_launch(op);
+    }
     if (rc == 0) rc = btc_check(cudaMemcpy(&k, counts + nchunks, sizeof k, cudaMemcpyDeviceToHost), op);
     if (rc < 0) {
       btc_scratch_free(counts, bytes);

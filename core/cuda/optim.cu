@@ -60,6 +60,16 @@ __device__ __forceinline__ double root(double a) { return __dsqrt_rn(a); }
 template <typename S>
 static S *ptr(bt_Tensor *t) { return t ? (S *)bt_data(t) : NULL; }
 
+/* a * b rounded to a double before the add that follows it. cpu/optim.c
+** computes its host scalars in C11 mode, which never fuses a * b + c; this
+** file's host code goes through g++ in GNU mode (-ffp-contract=fast),
+** which fuses them wherever the target has FMA (aarch64 hosts, -march
+** builds): the volatile makes the product a rounded value of its own. */
+static double host_mul(double a, double b) {
+  volatile double p = a * b;
+  return p;
+}
+
 /* ---- SGD ----------------------------------------------------------------------------- */
 
 struct SGDK {
@@ -158,7 +168,7 @@ extern "C" int btc_adam_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor 
   k.sign = o->maximize ? -1 : 1;
   k.step_size = o->lr / (1 - pow(o->beta1, step));
   k.bc2_sqrt = sqrt(1 - pow(o->beta2, step));
-  k.decay = o->decoupled ? 1 - o->lr * o->weight_decay : 1;
+  k.decay = o->decoupled ? 1 - host_mul(o->lr, o->weight_decay) : 1;
   k.decoupled = o->decoupled;
   unsigned blocks = btc_blocks(n, BTC_THREADS);
   OPT_DISPATCH(op, param->dtype,
@@ -252,7 +262,7 @@ extern "C" int btc_adagrad_step(bt_Tensor *param, const bt_Tensor *grad, bt_Tens
   if (btc_use(param) < 0) return -1;
   long long n = bt_numel(param);
   if (n == 0) return 0;
-  AdagradK k = {o->lr / (1 + (double)(o->step - 1) * o->lr_decay), o->eps, o->weight_decay,
+  AdagradK k = {o->lr / (1 + host_mul((double)(o->step - 1), o->lr_decay)), o->eps, o->weight_decay,
                 o->maximize ? -1.0 : 1.0};
   unsigned blocks = btc_blocks(n, BTC_THREADS);
   OPT_DISPATCH("Adagrad", param->dtype,
@@ -385,8 +395,11 @@ extern "C" int btc_grad_norm(const bt_Tensor *g, double p, double *out) {
   if (!part) return -1;
   OPT_DISPATCH(op, g->dtype,
                norm_partial<T><<<blocks, BTC_THREADS>>>(n, (const T *)bt_data(g), kind, p, part));
-  norm_final<<<1, BTC_THREADS>>>((int)blocks, part, kind, part + blocks);
   int rc = btc_check_launch(op);
+  if (rc == 0) {
+    norm_final<<<1, BTC_THREADS>>>((int)blocks, part, kind, part + blocks);
+    rc = btc_check_launch(op);
+  }
   double h = 0;
   if (rc == 0) rc = btc_check(cudaMemcpy(&h, part + blocks, sizeof h, cudaMemcpyDeviceToHost), op);
   btc_scratch_free(part, bytes);

@@ -93,11 +93,13 @@ static Pinned *pinned_find(const void *p) {
 }
 
 /* Waits until no copy reads b (b is owned by the caller: in use, or being
-** given back under the lock). */
+** given back under the lock). The flag stays set when the wait fails: the
+** copy may still be reading, so the block must not be handed out as idle. */
 static int pinned_settle(Pinned *b, const char *op) {
   if (!b->copy_pending) return 0;
+  if (btc_check(cudaEventSynchronize(b->last_copy), op) < 0) return -1;
   b->copy_pending = false;
-  return btc_check(cudaEventSynchronize(b->last_copy), op);
+  return 0;
 }
 
 /* Gives the cached blocks back to the driver (lock held). */
@@ -109,8 +111,12 @@ static int pinned_release_cached(void) {
       pp = &b->next;
       continue;
     }
-    if (pinned_settle(b, "pinned staging: empty_cache") < 0) rc = -1;
-    if (b->event_device >= 0) cudaEventDestroy(b->last_copy);
+    if (pinned_settle(b, "pinned staging: empty_cache") < 0) {   /* a copy may read it: keep it */
+      rc = -1;
+      pp = &b->next;
+      continue;
+    }
+    if (b->event_device >= 0 && cudaEventDestroy(b->last_copy) != cudaSuccess) cudaGetLastError();
     if (cudaFreeHost(b->ptr) != cudaSuccess) {
       cudaGetLastError();
       rc = -1;
@@ -236,8 +242,10 @@ struct bt_CudaTransfer {
 };
 
 static void transfer_free(btc_Transfer *x) {
-  cudaEventDestroy(x->fence);   /* resources go when the events complete */
-  cudaEventDestroy(x->done);
+  /* Resources go when the events complete; waits already queued on them
+  ** stand. An error left pending would fail the caller's next launch check. */
+  if (cudaEventDestroy(x->fence) != cudaSuccess) cudaGetLastError();
+  if (cudaEventDestroy(x->done) != cudaSuccess) cudaGetLastError();
   free(x);
 }
 
@@ -289,8 +297,8 @@ int btc_transfer_copy(btc_Transfer *x, void *dst, const void *src, int64_t nbyte
   int rc = 0;
   if (b->event_device != x->device) {   /* an event is recorded on a stream of its own device */
     if (b->event_device >= 0) {
-      if (b->copy_pending) cudaEventSynchronize(b->last_copy);
-      cudaEventDestroy(b->last_copy);
+      if (b->copy_pending && cudaEventSynchronize(b->last_copy) != cudaSuccess) cudaGetLastError();
+      if (cudaEventDestroy(b->last_copy) != cudaSuccess) cudaGetLastError();
       b->event_device = -1;
       b->copy_pending = false;
     }
@@ -300,7 +308,7 @@ int btc_transfer_copy(btc_Transfer *x, void *dst, const void *src, int64_t nbyte
   if (rc == 0) rc = btc_check(cudaEventRecord(b->last_copy, s), "transfer: recording a copy");
   if (rc == 0) b->copy_pending = true;
   pthread_mutex_unlock(&pin_lock);
-  if (rc < 0) cudaStreamSynchronize(s);   /* no event to wait on later: wait now */
+  if (rc < 0 && cudaStreamSynchronize(s) != cudaSuccess) cudaGetLastError();   /* no event to wait on later: wait now */
   return rc;
 }
 

@@ -53,6 +53,7 @@ struct bt_Loader {
 
   bt_Device device;         /* where batches go */
   void **pinned;            /* staged: the batch's pinned buffer per tensor */
+  void **held;              /* staged: the last handed-over batch's buffers (finish_staged) */
   bt_CudaTransfer *xfer;    /* staged: its copies */
 };
 
@@ -144,18 +145,36 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* Gives the held pinned buffers back to their cache (mu held or the
+** loader private). */
+static void release_held(bt_Loader *l) {
+  for (int k = 0; k < l->n; k++) {
+    if (l->held[k]) bt_cuda_api()->pinned_free(l->held[k]);
+    l->held[k] = NULL;
+  }
+}
+
 /* Ends a staged batch (mu held, the thread idle): when it is handed over,
 ** the compute stream waits for its copies; else the host waits, before its
 ** device tensors can be released. The pinned buffers go back to their
-** cache (which waits for the copies before reusing them). */
+** cache, which hands a block out again only after its last copy finished.
+** A handed-over batch's buffers are held until the next batch is handed
+** over: the batch started right after this one then gathers into other
+** blocks, whose copies (two batches back) are usually long done, instead
+** of waiting on the host for this batch's copy, which may still wait for
+** the kernels queued before it. So the host can run two batches ahead of
+** the GPU, for one more batch of pinned memory. */
 static int finish_staged(bt_Loader *l, bool use) {
   const bt_CudaApi *api = bt_cuda_api();
   int status = 0;
   if (use) status = api->transfer_use(l->xfer);
   else api->transfer_drop(l->xfer);
   l->xfer = NULL;
+  bool hold = use && status == 0;   /* else the host waited for the copies */
+  if (hold) release_held(l);
   for (int k = 0; k < l->n; k++) {
-    api->pinned_free(l->pinned[k]);
+    if (hold) l->held[k] = l->pinned[k];
+    else api->pinned_free(l->pinned[k]);
     l->pinned[k] = NULL;
   }
   return status;
@@ -286,10 +305,11 @@ bt_Loader *bt_loader_new(int n, bt_Tensor *const *tensors) {
   l->out = calloc((size_t)n, sizeof *l->out);
   l->row_bytes = calloc((size_t)n, sizeof *l->row_bytes);
   l->pinned = calloc((size_t)n, sizeof *l->pinned);
+  l->held = calloc((size_t)n, sizeof *l->held);
   l->device = BT_CPU_DEVICE;
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
-  if (!l->src || !l->out || !l->row_bytes || !l->pinned) {
+  if (!l->src || !l->out || !l->row_bytes || !l->pinned || !l->held) {
     bt_loader_free(l);
     return bt_seterr("loader: out of memory"), NULL;
   }
@@ -323,12 +343,14 @@ void bt_loader_free(bt_Loader *l) {
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
   }
+  if (l->held) release_held(l);
   if (l->src)
     for (int k = 0; k < l->n; k++) bt_release(l->src[k]);
   free(l->src);
   free(l->out);
   free(l->row_bytes);
   free(l->pinned);
+  free(l->held);
   free(l->idx);
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv);
@@ -349,6 +371,7 @@ int bt_loader_set_device(bt_Loader *l, bt_Device dev) {
   }
   pthread_mutex_lock(&l->mu);
   if (l->state != IDLE) wait_done(l, NULL);   /* on the old device: dropped */
+  release_held(l);
   l->device = dev.type == BT_CPU ? BT_CPU_DEVICE : dev;
   pthread_mutex_unlock(&l->mu);
   return 0;

@@ -113,8 +113,19 @@ static void test_staged(bt_Tensor **src) {
     release_all(out, 2);
   }
 
+  /* The last handed-over batch's pinned buffers are held until the next
+  ** one is handed over (so the next start gathers into other blocks), and
+  ** given back when the loader leaves the device. */
+  bt_CudaPinnedStats ps;
+  int64_t held = 6 * (3 * 5 * 4) + 6 * 8;   /* a batch of 6 rows of x (f32 3x5) and y (i64) */
+  CHECK(bt_cuda_pinned_stats(&ps) == 0 && ps.allocated == held,
+        "pinned bytes in use between batches: %lld, expected %lld (one batch held)",
+        (long long)ps.allocated, (long long)held);
+
   /* back to the CPU */
   CHECK(bt_loader_set_device(l, BT_CPU_DEVICE) == 0, "back to the CPU");
+  CHECK(bt_cuda_pinned_stats(&ps) == 0 && ps.allocated == 0,
+        "pinned bytes in use on the CPU: %lld (the held batch given back)", (long long)ps.allocated);
   CHECK(bt_loader_start(l, 3, b) == 0 && bt_loader_finish(l, out) == 0, "CPU batch");
   CHECK(out[0]->storage->device.type == BT_CPU, "CPU batch on the CPU");
   release_all(out, 2);

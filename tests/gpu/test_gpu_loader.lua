@@ -163,6 +163,52 @@ test('abandoned epochs, close with a batch in flight, batch(k)', function()
   collectgarbage()
 end)
 
+-- Two loaders share the device's copy stream (their fences and copies
+-- interleave on it); batches of one row; every batch of one loader kept to
+-- the end and checked again after all later copies ran (a copy that landed
+-- late, or a destination or pinned block reused while still in flight,
+-- would show there); a tensor with no bytes per row (copies of 0 bytes).
+test('two staged loaders at once, one-row batches, batches kept, a zero-width tensor', function()
+  local n = 29
+  local ds = dataset(n)
+  local function pairs_of(opts)
+    local dev_opts = {device = DEV}
+    for k, v in pairs(opts) do dev_opts[k] = v end
+    return brasa.data.DataLoader(ds, opts), brasa.data.DataLoader(ds, dev_opts)
+  end
+  local aref, a = pairs_of({batch_size = 4, shuffle = true, seed = 3})
+  local bref, b = pairs_of({batch_size = 1, shuffle = true, seed = 8})
+  local ia, ira, ib, irb = a:iter(), aref:iter(), b:iter(), bref:iter()
+  local kept = {}
+  for step = 1, #b do
+    local got, want = table.pack(ib()), table.pack(irb())
+    for j = 1, 5 do same(string.format('one-row batch %d value %d', step, j), got[j], want[j]) end
+    if step <= #a then
+      kept[step] = {table.pack(ia()), table.pack(ira())}
+      for j = 1, 5 do same(string.format('batch %d value %d', step, j), kept[step][1][j], kept[step][2][j]) end
+    end
+  end
+  assert(ia() == nil and ib() == nil, 'both epochs ended')
+  for k, e in ipairs(kept) do
+    for j = 1, 5 do same(string.format('kept batch %d value %d, at the end', k, j), e[1][j], e[2][j]) end
+  end
+  a:close()
+  b:close()
+  local z = brasa.data.TensorDataset(brasa.zeros(n, 0), brasa.randint(1, 5, n))
+  local zref = brasa.data.DataLoader(z, {batch_size = 8})
+  local zdev = brasa.data.DataLoader(z, {batch_size = 8, device = DEV})
+  local want = {}
+  for k, v in ipairs(zref) do want[k] = v end
+  local k = 0
+  for xb, yb in zdev:iter() do
+    k = k + 1
+    same('zero-width x, batch ' .. k, xb, want[k][1])
+    same('y beside a zero-width x, batch ' .. k, yb, want[k][2])
+  end
+  assert(k == #zref, 'zero-width: ' .. k .. ' batches')
+  zdev:close()
+end)
+
 test('batches stay right while kernels run and blocks are reused', function()
   local n, width, bs = 64 * 20, 1024, 64
   local x = brasa.randint(0, 9, n, width):float()       -- integers: sums exact in any order

@@ -12,7 +12,13 @@
 --
 -- The optimiser kernels follow cpu/optim.c operation by operation with the
 -- same rounding (no fused multiply-adds), so parameters and states must
--- agree with the CPU's exactly, in every float dtype. Gradient norms are
+-- agree with the CPU's exactly, in every float dtype. Why exactness holds:
+-- the CPU library is C11 (-std=c11: GCC never contracts a * b + c there,
+-- not even in the AVX2/AVX-512 clones of the spans, whose objects hold no
+-- FMA instruction); the kernels round every operation with __fmul_rn and
+-- kin (their PTX has no fma and only .rn arithmetic); IEEE division and
+-- square root are correctly rounded on both; the host scalars come from the
+-- same libm and are kept from contraction (optim.cu: host_mul). Gradient norms are
 -- summed in another order: within 1e-12 relative. Training runs go through
 -- matmul (cuBLAS), so they agree within f32 rounding.
 
@@ -93,6 +99,62 @@ test('optimiser steps match the CPU exactly (every family, every float dtype)', 
   same_steps('SGD', {lr = 0.1, momentum = 0.9}, 'f64', true)
 end)
 
+-- got (on the device) equals want (CPU) element for element, for tensors
+-- too large for close's Lua loop (no NaN expected).
+local function same_exact(what, got, want)
+  assert(FAKE or got.device:match('^cuda'), what .. ': on ' .. got.device)
+  assert(table.concat(got.shape, 'x') == table.concat(want.shape, 'x'), what .. ': shapes differ')
+  assert(got.dtype == want.dtype, what .. ': dtype ' .. got.dtype .. ', expected ' .. want.dtype)
+  local bad = got:cpu():ne(want):sum():item()
+  assert(bad == 0, string.format('%s: %d of %d elements differ from the CPU', what, bad, want:numel()))
+end
+
+-- Past one grid: the kernels cap their grids at 16 blocks of 256 threads
+-- per multiprocessor (540672 threads on a 132-SM H100/H200), so 2^20 + 3
+-- elements take the threads through the grid-stride loop at least twice,
+-- with a ragged end. Empty parameters must launch nothing and fail nothing.
+test('optimiser steps past one grid and on empty parameters', function()
+  local n = (1 << 20) + 3
+  local big = {
+    {'SGD', {lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.01}, 'f32'},
+    {'Adam', {lr = 0.01, amsgrad = true, weight_decay = 0.1}, 'f32'},
+    {'AdamW', {lr = 0.01, weight_decay = 0.1}, 'bf16'},
+    {'RMSprop', {lr = 0.01, centered = true, momentum = 0.5}, 'f32'},
+    {'Adagrad', {lr = 0.1, lr_decay = 0.01}, 'f64'},
+    {'Adadelta', {rho = 0.8}, 'f16'},
+  }
+  for _, c in ipairs(big) do
+    local name, opts, dt = c[1], c[2], c[3]
+    local what = string.format('%s %s n=%d', name, dt, n)
+    local cp = brasa.randn(n, {dtype = dt, requires_grad = true})
+    local gp = cp:detach():cuda():requires_grad_()
+    local oc, og = optim[name]({cp}, opts), optim[name]({gp}, opts)
+    for step = 1, 3 do
+      local g = brasa.randn(n, {dtype = dt})
+      cp.grad, gp.grad = g, g:cuda()
+      oc:step()
+      og:step()
+      same_exact(what .. ' step ' .. step, gp:detach(), cp:detach())
+    end
+    for k, v in pairs(oc.state[cp]) do
+      if brasa.is_tensor(v) then same_exact(what .. ' state ' .. k, og.state[gp][k], v) end
+    end
+  end
+  for _, c in ipairs(CONFIGS) do
+    local p = brasa.zeros(0, {device = DEV, requires_grad = true})
+    local opt = optim[c[1]]({p}, c[2])
+    for _ = 1, 2 do
+      p.grad = brasa.zeros(0, {device = DEV})
+      opt:step()
+    end
+    assert(p.shape[1] == 0 and p.device == DEV:gsub('^cuda$', 'cuda:0'), c[1] .. ': empty parameter')
+  end
+  local e = brasa.zeros(0, 3, {device = DEV, requires_grad = true})
+  e.grad = brasa.zeros(0, 3, {device = DEV})
+  assert(optim.clip_grad_norm({e}, 1) == 0, 'norm of an empty gradient')
+  optim.clip_grad_value({e}, 0.5)
+end)
+
 test('optimiser state is made on the parameter\'s device; errors name the state', function()
   local p = brasa.randn(5, {device = DEV, requires_grad = true})
   local opt = optim.Adam({p}, {amsgrad = true})
@@ -144,6 +206,29 @@ test('clip_grad_norm and clip_grad_value match the CPU', function()
   c.grad, g.grad = big:clone(), big:cuda()
   local tc, tg = optim.clip_grad_norm({c}, 1e9), optim.clip_grad_norm({g}, 1e9)
   assert(math.abs(tg - tc) <= 1e-12 * tc, string.format('norm of 3e5 values: %.17g vs %.17g', tg, tc))
+  -- More blocks than the final pass has threads (293 of 1024 elements here;
+  -- the grid cap, 16 per multiprocessor, for 2^22 + 5), every norm kind; a
+  -- max is exact whatever the order. Then a NaN in the very last element
+  -- (the grid-stride loop's ragged end) must reach the total.
+  for _, n in ipairs({300001, (1 << 22) + 5}) do
+    local v = brasa.randn(n)
+    for _, p in ipairs({1, 2, 3, math.huge}) do
+      local cc = brasa.zeros(n, {requires_grad = true})
+      local gg = brasa.zeros(n, {device = DEV, requires_grad = true})
+      cc.grad, gg.grad = v:clone(), v:cuda()
+      local a, b = optim.clip_grad_norm({cc}, 1e30, p), optim.clip_grad_norm({gg}, 1e30, p)
+      local tol = p == math.huge and 0 or 1e-12 * a
+      assert(math.abs(b - a) <= tol, string.format('norm p=%s of %d values: %.17g on the GPU, %.17g on the CPU',
+                                                   tostring(p), n, b, a))
+    end
+    v[n] = 0 / 0
+    for _, p in ipairs({2, math.huge}) do
+      local gg = brasa.zeros(n, {device = DEV, requires_grad = true})
+      gg.grad = v:cuda()
+      local t = optim.clip_grad_norm({gg}, 1, p)
+      assert(t ~= t, string.format('a NaN last of %d values: norm p=%s is %s', n, tostring(p), tostring(t)))
+    end
+  end
 end)
 
 -- ---- nonzero and masks ------------------------------------------------------------------------
@@ -175,6 +260,30 @@ test('nonzero, masked_select and x[mask] match the CPU', function()
   local cm, gm = mask_pair({6}, 0.5)
   close('masked_select broadcast', gx:masked_select(gm), cx:masked_select(cm), 0, 0)
   close('bool tensor as ids', gx[gx:gt(0)], cx[cx:gt(0)], 0, 0)
+end)
+
+-- The kernel works in chunks of 4096 mask bytes, tiles of 256 (eight warps
+-- voting) and scans the chunk counts with 1024 threads: trues placed on
+-- both sides of each boundary, a ragged last warp and chunk, more chunks
+-- than the scan has threads, all-false and all-true masks.
+test('nonzero at chunk, tile and warp boundaries; more chunks than scan threads', function()
+  local n = 4096 * 1030 + 45
+  local cm = brasa.rand(n):lt(0.001)
+  for _, i in ipairs({1, 2, 32, 33, 256, 257, 4096, 4097, 8192, 8193, 4096 * 1024, 4096 * 1024 + 1,
+                      n - 44, n - 1, n}) do
+    cm[i] = true
+  end
+  local gm = cm:cuda()
+  close('nonzero of ' .. n, gm:nonzero(), cm:nonzero(), 0, 0)
+  local cx = brasa.arange(1, n):float()   -- exact in f32 (n < 2^24)
+  close('x[mask] of ' .. n, cx:cuda()[gm], cx[cm], 0, 0)
+  local c2 = brasa.rand(3, 4099):lt(0.5)   -- rows that cross chunks mid-way
+  close('nonzero [3x4099]', c2:cuda():nonzero(), c2:nonzero(), 0, 0)
+  local none = brasa.zeros(n, {dtype = 'bool'})
+  same_exact('nonzero of no trues', none:cuda():nonzero(), none:nonzero())
+  local all = brasa.ones(n, {dtype = 'bool'})
+  same_exact('nonzero of all trues', all:cuda():nonzero(), all:nonzero())
+  same_exact('masked_select of all trues', cx:cuda():masked_select(all:cuda()), cx)
 end)
 
 test('masked_fill, where, cat, stack and mask assignment match the CPU', function()

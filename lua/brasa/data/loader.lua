@@ -213,8 +213,9 @@ end
 -- batch is gathered by a C thread while the current one is used), device
 -- ('cpu', 'cuda' or 'cuda:N': where batches are delivered; default: left
 -- where the data set is), pin_memory (true for a CUDA device: a
--- TensorDataset's batches are staged through pinned memory and copied
--- asynchronously; false: gathered on the CPU, then copied synchronously).
+-- TensorDataset's batches are staged through pinned memory, two batches of
+-- it, and copied asynchronously; false: gathered on the CPU, then copied
+-- synchronously).
 function M.DataLoader(dataset, opts)
   local brasa = brasa_()
   dataset = as_dataset(dataset, 'DataLoader')
