@@ -4,11 +4,11 @@
 **
 ** Tensors arrive contiguous, f32 or f64 (ops/nn_norm.c converts; f16 and
 ** bf16 reach these kernels as f32 for every device, because the op layer
-** computes in bt_compute_dtype). Per-row statistics accumulate in the
-** data's type (f32 or f64) over a fixed tree (rows.cuh), two passes for the
-** variance; the weight and bias gradients are column sums over fixed chunks
-** of rows combined in order. Nothing here uses atomics, so every result is
-** the same from run to run.
+** computes in bt_compute_dtype). Per-row statistics accumulate in double
+** (as the CPU's) over a fixed tree (rows.cuh), two passes for the
+** variance; the weight and bias gradients are column sums (double) over
+** fixed chunks of rows combined in order. No sum uses atomics, so every
+** result is the same from run to run.
 **
 ** Dropout draws exactly the CPU's mask: element i keeps its value when word
 ** i % 4 of Philox block (seed, counter + i / 4) is >= round(p 2^32)
@@ -26,7 +26,9 @@
 /* ---- layer norm ---------------------------------------------------------------------- */
 
 /* Rows of x [M, K]: mean, invstd = 1/sqrt(biased var + eps), y = (x - mean)
-** invstd w + b. G threads per row. */
+** invstd w + b. G threads per row. The sums accumulate in double, as the
+** CPU's do: with f32 sums a thread adds K / G values (4000 for K = 1e6),
+** and rows far from 0 (a mean of 1000) would lose the mean's last digits. */
 template <typename T, int G>
 __global__ void ln_forward(long long M, long long K, const T *x, const T *w, const T *b, T *y,
                            T *mean, T *invstd, double eps) {
@@ -35,23 +37,22 @@ __global__ void ln_forward(long long M, long long K, const T *x, const T *w, con
        row += (long long)gridDim.x * R) {
     const T *xr = x + row * K;
     T *yr = y + row * K;
-    T s = 0;
-    for (long long i = lane; i < K; i += G) s += xr[i];
-    T mu = group_reduce<G>(s, SumF()) / (T)K;
-    T q = 0;
+    double s = 0;
+    for (long long i = lane; i < K; i += G) s += (double)xr[i];
+    double mu = group_reduce<G>(s, SumF()) / (double)K;
+    double q = 0;
     for (long long i = lane; i < K; i += G) {
-      T d = xr[i] - mu;
+      double d = (double)xr[i] - mu;
       q += d * d;
     }
-    T var = group_reduce<G>(q, SumF()) / (T)K;
-    double v = (double)var;
-    T is = (T)(1 / sqrt((v > 0 ? v : 0) + eps));
+    double var = group_reduce<G>(q, SumF()) / (double)K;
+    T m = (T)mu, is = (T)(1 / sqrt((var > 0 ? var : 0) + eps));
     if (lane == 0) {
-      mean[row] = mu;
+      mean[row] = m;
       invstd[row] = is;
     }
-    for (long long i = lane; i < K; i += G) {
-      T o = (xr[i] - mu) * is;
+    for (long long i = lane; i < K; i += G) {   /* in T, as the CPU */
+      T o = (xr[i] - m) * is;
       if (w) o = o * w[i];
       if (b) o = o + b[i];
       yr[i] = o;
@@ -69,15 +70,16 @@ __global__ void ln_backward_rows(long long M, long long K, const T *g, const T *
        row += (long long)gridDim.x * R) {
     const T *xr = x + row * K, *gr = g + row * K;
     T *out = gx + row * K;
-    T m = mean[row], is = invstd[row], a = 0, c = 0;
+    T m = mean[row], is = invstd[row];
+    double a = 0, c = 0;   /* in double, as the CPU (see ln_forward) */
     for (long long i = lane; i < K; i += G) {
       T gh = w ? gr[i] * w[i] : gr[i];
-      a += gh;
-      c += gh * (xr[i] - m);
+      a += (double)gh;
+      c += (double)gh * (double)(xr[i] - m);
     }
     a = group_reduce<G>(a, SumF());
     c = group_reduce<G>(c, SumF());
-    T am = a / (T)K, bm = c * is / (T)K;
+    T am = (T)(a / (double)K), bm = (T)(c * (double)is / (double)K);
     for (long long i = lane; i < K; i += G) {
       T gh = w ? gr[i] * w[i] : gr[i];
       T xh = (xr[i] - m) * is;
@@ -87,27 +89,27 @@ __global__ void ln_backward_rows(long long M, long long K, const T *g, const T *
 }
 
 /* Column sums over a chunk of rows: partial[chunk][0][k] = sum g xhat,
-** partial[chunk][1][k] = sum g. Blocks of 32 columns x 8 row lanes; the
-** lanes are combined by a fixed tree. */
+** partial[chunk][1][k] = sum g, in double (the CPU's sums). Blocks of 32
+** columns x 8 row lanes; the lanes are combined by a fixed tree. */
 #define LN_COLS 32
 #define LN_LANES (BTC_THREADS / LN_COLS)
 
 template <typename T>
 __global__ void ln_param_partials(long long M, long long K, long long rows_per_chunk,
                                   long long nchunks, const T *g, const T *x, const T *mean,
-                                  const T *invstd, T *partial) {
-  __shared__ T sw[LN_LANES][LN_COLS], sb[LN_LANES][LN_COLS];
+                                  const T *invstd, double *partial) {
+  __shared__ double sw[LN_LANES][LN_COLS], sb[LN_LANES][LN_COLS];
   const int tx = threadIdx.x % LN_COLS, ty = threadIdx.x / LN_COLS;
   long long ncol = (K + LN_COLS - 1) / LN_COLS;
   for (long long task = blockIdx.x; task < ncol * nchunks; task += gridDim.x) {
     long long chunk = task / ncol, k = (task % ncol) * LN_COLS + tx;
     long long r0 = chunk * rows_per_chunk, r1 = r0 + rows_per_chunk < M ? r0 + rows_per_chunk : M;
-    T a = 0, c = 0;
+    double a = 0, c = 0;
     if (k < K)
       for (long long r = r0 + ty; r < r1; r += LN_LANES) {
         T gv = g[r * K + k];
-        a += gv * ((x[r * K + k] - mean[r]) * invstd[r]);
-        c += gv;
+        a += (double)gv * (double)((x[r * K + k] - mean[r]) * invstd[r]);
+        c += (double)gv;
       }
     sw[ty][tx] = a;
     sb[ty][tx] = c;
@@ -129,15 +131,15 @@ __global__ void ln_param_partials(long long M, long long K, long long rows_per_c
 
 /* gw[k], gb[k]: the chunks' partial sums in chunk order. */
 template <typename T>
-__global__ void ln_param_final(long long K, long long nchunks, const T *partial, T *gw, T *gb) {
+__global__ void ln_param_final(long long K, long long nchunks, const double *partial, T *gw, T *gb) {
   BTC_LOOP(k, K) {
-    T a = 0, c = 0;
+    double a = 0, c = 0;
     for (long long j = 0; j < nchunks; j++) {
       a += partial[j * 2 * K + k];
       c += partial[j * 2 * K + K + k];
     }
-    if (gw) gw[k] = a;
-    if (gb) gb[k] = c;
+    if (gw) gw[k] = (T)a;
+    if (gb) gb[k] = (T)c;
   }
 }
 
@@ -197,7 +199,7 @@ extern "C" int btc_layer_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *
   long long rows_per_chunk = (M + 511) / 512;
   if (rows_per_chunk < 32) rows_per_chunk = 32;
   long long nchunks = M > 0 ? (M + rows_per_chunk - 1) / rows_per_chunk : 0;
-  int64_t bytes = (nchunks > 0 ? nchunks : 1) * 2 * K * (int64_t)bt_dtype_size(x->dtype);
+  int64_t bytes = (nchunks > 0 ? nchunks : 1) * 2 * K * (int64_t)sizeof(double);
   void *partial = btc_scratch(op, bytes);
   if (!partial) return -1;
   void *pgw = gw ? bt_data(gw) : NULL, *pgb = gb ? bt_data(gb) : NULL;
@@ -209,17 +211,17 @@ extern "C" int btc_layer_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *
       if (nchunks > 0)
         ln_param_partials<T><<<pblocks, BTC_THREADS>>>(M, K, rows_per_chunk, nchunks,
                                                        (const T *)pg, (const T *)px, (const T *)pm,
-                                                       (const T *)pi, (T *)partial);
-      ln_param_final<T><<<btc_blocks(K, BTC_THREADS), BTC_THREADS>>>(K, nchunks, (const T *)partial,
-                                                                     (T *)pgw, (T *)pgb);
+                                                       (const T *)pi, (double *)partial);
+      ln_param_final<T><<<btc_blocks(K, BTC_THREADS), BTC_THREADS>>>(
+          K, nchunks, (const double *)partial, (T *)pgw, (T *)pgb);
     })
     BTC_CASE(BT_F64, double, {
       if (nchunks > 0)
         ln_param_partials<T><<<pblocks, BTC_THREADS>>>(M, K, rows_per_chunk, nchunks,
                                                        (const T *)pg, (const T *)px, (const T *)pm,
-                                                       (const T *)pi, (T *)partial);
-      ln_param_final<T><<<btc_blocks(K, BTC_THREADS), BTC_THREADS>>>(K, nchunks, (const T *)partial,
-                                                                     (T *)pgw, (T *)pgb);
+                                                       (const T *)pi, (double *)partial);
+      ln_param_final<T><<<btc_blocks(K, BTC_THREADS), BTC_THREADS>>>(
+          K, nchunks, (const double *)partial, (T *)pgw, (T *)pgb);
     })
     default: rc = bt_seterr("%s: no CUDA kernel for %s (f32 and f64 only)", op, bt_dtype_name(x->dtype));
   }
@@ -345,7 +347,10 @@ extern "C" int btc_embedding(bt_Tensor *out, const bt_Tensor *ids, const bt_Tens
   BTC_DISPATCH_SIZE(bt_dtype_size(weight->dtype),
                     embedding_kernel<T><<<blocks, BTC_THREADS>>>(n, V, D, pi, i32, (const T *)pw,
                                                                  (T *)po, r));
-  if (btc_check_launch(op) < 0) return -1;
+  if (btc_check_launch(op) < 0) {
+    cudaMemset(r, 0, sizeof *r);   /* a clear report for the next kernel; keeps the message */
+    return -1;
+  }
   long long bad = 0;
   int got = btc_report_take(op, &bad);
   if (got < 0) return -1;
@@ -399,7 +404,7 @@ extern "C" int btc_embedding_backward(bt_Tensor *gw, const bt_Tensor *g, const b
   long long n = bt_numel(ids), V = gw->shape[0], D = gw->shape[1];
   size_t es = bt_dtype_size(gw->dtype);
   if (V * D > 0 && btc_check(cudaMemset(bt_data(gw), 0, (size_t)(V * D) * es), op) < 0) return -1;
-  if (n == 0 || V == 0) return 0;
+  if (n == 0) return 0;   /* V == 0 goes on: any id but -1 is then reported, as on the CPU */
   btc_Report *r = btc_report_buffer();
   if (!r) return bt_seterr("%s: cannot allocate the CUDA report buffer", op);
   /* Scratch: two key buffers, two position buffers, then CUB's own. */

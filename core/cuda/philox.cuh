@@ -1,8 +1,7 @@
 /*
 ** cuda/philox.cuh: Philox 4x32-10 on the device, bit for bit core/random.c's
 ** bt_philox (the CPU's generator), so that a (seed, counter) pair gives the
-** same four words on both devices. (random.cu carries its own copy of the
-** same function.)
+** same four words on both devices (random.cu's fills, nn.cu's dropout).
 */
 #ifndef BRASA_CUDA_PHILOX_CUH
 #define BRASA_CUDA_PHILOX_CUH

@@ -280,7 +280,10 @@ extern "C" int btc_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout,
   else
     max_pool_backward_kernel<double><<<blocks, BTC_THREADS>>>(
         P, H * W, OHW, (const double *)bt_data(gout), ix, (double *)bt_data(gin), rep);
-  if (btc_check_launch(op) < 0) return -1;
+  if (btc_check_launch(op) < 0) {
+    cudaMemset(rep, 0, sizeof *rep);   /* a clear report for the next kernel; keeps the message */
+    return -1;
+  }
   long long bad = 0;
   int got = btc_report_take(op, &bad);
   if (got < 0) return -1;

@@ -10,25 +10,7 @@
 */
 #include "kernel.cuh"
 #include "kernels.h"
-
-__device__ __forceinline__ void philox(unsigned long long seed, unsigned long long counter,
-                                       unsigned out[4]) {
-  unsigned c0 = (unsigned)counter, c1 = (unsigned)(counter >> 32), c2 = 0, c3 = 0;
-  unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);
-#pragma unroll
-  for (int r = 0; r < 10; r++) {
-    unsigned long long p0 = (unsigned long long)0xD2511F53u * c0,
-                       p1 = (unsigned long long)0xCD9E8D57u * c2;
-    unsigned n0 = (unsigned)(p1 >> 32) ^ c1 ^ k0, n2 = (unsigned)(p0 >> 32) ^ c3 ^ k1;
-    c1 = (unsigned)p1;
-    c3 = (unsigned)p0;
-    c0 = n0;
-    c2 = n2;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
-}
+#include "philox.cuh"
 
 __device__ __forceinline__ double u01(const unsigned r[4], int k) {
   unsigned long long x = ((unsigned long long)r[k] << 21) ^ (r[(k + 1) & 3] >> 11);
@@ -41,7 +23,7 @@ __global__ void random_kernel(btc_Layout L, T *t, bt_RandomArgs r) {
     long long off[1];
     layout_offsets<1>(L, i, off);
     unsigned w[4];
-    philox(r.seed, r.counter + (unsigned long long)i, w);
+    btc_philox(r.seed, r.counter + (unsigned long long)i, w);
     double v;
     switch (r.kind) {
       /* _rn intrinsics: no fused multiply-add, so the bits match the CPU's. */

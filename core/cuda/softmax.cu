@@ -260,11 +260,12 @@ __global__ void class_loss_rows(Cls k, const T *x, const void *target, const T *
         l = m == (T)NEG_INF ? (double)m : (double)m + log((double)s);
         lr = (1 - k.smoothing) * wt * (l - xt);
         if (k.smoothing > 0) {
-          T sx = 0;
-          for (long long i = lane; i < C; i += G) sx += w ? w[i] * xr[i] : xr[i];
+          double sx = 0;   /* sum w x: in double, as the CPU (f32 rows of 1e5 classes) */
+          for (long long i = lane; i < C; i += G)
+            sx += w ? (double)w[i] * (double)xr[i] : (double)xr[i];
           sx = group_reduce<G>(sx, SumF());
           double ws = wsum ? *wsum : (double)C;
-          lr += k.smoothing / (double)C * (l * ws - (double)sx);
+          lr += k.smoothing / (double)C * (l * ws - sx);
         }
       }
     }

@@ -386,6 +386,108 @@ test('modules on the device: pooling, upsampling, layer norm, log_softmax and lo
   end
 end)
 
+-- ---- edge shapes and sizes (a review of the kernels before their first GPU run) ------------
+
+test('edge shapes: empty tensors, one class, K = 1, V = 1: no launch of 0 blocks', function()
+  local empty_ids = brasa.zeros(0, {dtype = 'i64'})
+  both('softmax of [0, 5] and [4, 0]', {{values({0, 5}), grad = true}, {values({4, 0}), grad = true}},
+    function(a, b) return F.softmax(a, 2), F.log_softmax(b, 2) end)
+  both('softmax of one class: rows and columns', {{values({3, 1}), grad = true}, {values({2, 1, 5}), grad = true}},
+    function(a, b) return F.softmax(a, 2), F.log_softmax(b, 2), F.softmax(b, 2) end)
+  both('log_softmax of [0, 3, 4]', {{values({0, 3, 4}), grad = true}}, function(t) return F.log_softmax(t, 2) end)
+  both('layer_norm of no rows', {{values({0, 4}), grad = true}, {values({4}), grad = true}, {values({4}), grad = true}},
+    function(x, w, b) return F.layer_norm(x, 4, w, b) end)
+  for _, dt in ipairs({'f32', 'f64'}) do
+    both('layer_norm K = 1 ' .. dt,
+      {{values({5, 1}):to(dt), grad = true}, {values({1}):to(dt), grad = true}, {values({1}):to(dt), grad = true}},
+      function(x, w, b) return F.layer_norm(x, 1, w, b) end)
+  end
+  both('cross_entropy of no rows (sum, mean)', {{values({0, 5}), grad = true}, {empty_ids}},
+    function(a, b) return F.cross_entropy(a, b, {reduction = 'sum'}), F.cross_entropy(a, b) end)
+  both('cross_entropy of one class', {{values({4, 1}), grad = true}, {brasa.ones(4, {dtype = 'i64'})}},
+    function(a, b) return F.cross_entropy(a, b, {label_smoothing = 0.1}), F.nll_loss(a, b, {reduction = 'none'}) end)
+  for _, n in ipairs({0, 1, 5}) do
+    brasa.manual_seed(40 + n)
+    local yc = F.dropout(brasa.ones(n), 0.5)
+    brasa.manual_seed(40 + n)
+    local yg = F.dropout(brasa.ones(n, {device = DEV}), 0.5)
+    close('dropout of ' .. n .. ' elements', yg, yc, 0, 0)
+  end
+  both('embedding of no ids', {{values({5, 3}), grad = true}, {empty_ids}}, function(w, i) return F.embedding(i, w) end)
+  both('embedding of ids [2, 0]', {{values({5, 3}), grad = true}, {brasa.zeros(2, 0, {dtype = 'i64'})}},
+    function(w, i) return F.embedding(i, w) end)
+  local ones = brasa.tensor({1, 1, 0, 1, 1, 1}, {dtype = 'i64'})
+  both('embedding V = 1, one id repeated', {{values({1, 4}), grad = true}, {ones}},
+    function(w, i) return F.embedding(i, w) end, {exact = true})
+  both('embedding V = 1, every id padding', {{values({1, 4}), grad = true}, {ones}},
+    function(w, i) return F.embedding(i, w, {padding_idx = 1}) end, {exact = true})
+  both('pools of no planes', {{values({0, 3, 8, 8}), grad = true}},
+    function(t)
+      return F.max_pool2d(t, 2), F.avg_pool2d(t, 3, {stride = 2, padding = 1}), F.adaptive_avg_pool2d(t, {3, 2})
+    end)
+  both('interpolate of no planes', {{values({0, 2, 3, 3}), grad = true}},
+    function(t)
+      return F.interpolate(t, {size = {5, 4}, mode = 'bilinear'}), F.interpolate(t, {scale_factor = 2})
+    end)
+end)
+
+test('pooling windows that start in the padding: dilation, ceil_mode, uneven strides', function()
+  for _, dt in ipairs({'f32', 'f64'}) do
+    local x = values({2, 2, 10, 9}):to(dt)
+    both('max_pool2d dilation 2, padding 1, ceil_mode ' .. dt, {{x, grad = true}},
+      function(t)
+        return F.max_pool2d(t, 3, {stride = 2, padding = 1, dilation = 2, ceil_mode = true, return_indices = true})
+      end,
+      {exact = true})
+    both('max_pool2d {3, 4} stride {3, 2} padding {1, 2} ceil_mode ' .. dt, {{x, grad = true}},
+      function(t)
+        return F.max_pool2d(t, {3, 4}, {stride = {3, 2}, padding = {1, 2}, ceil_mode = true, return_indices = true})
+      end,
+      {exact = true})
+    both('max_pool2d of one row ' .. dt, {{values({2, 3, 1, 9}):to(dt), grad = true}},
+      function(t) return F.max_pool2d(t, {1, 3}, {stride = {1, 2}, padding = {0, 1}, return_indices = true}) end,
+      {exact = true})
+    both('avg_pool2d ceil_mode, count_include_pad ' .. dt, {{x, grad = true}},
+      function(t) return F.avg_pool2d(t, 3, {stride = 2, padding = 1, ceil_mode = true}) end)
+    both('avg_pool2d ceil_mode, divisor_override ' .. dt, {{x, grad = true}},
+      function(t) return F.avg_pool2d(t, 4, {stride = 3, padding = 2, ceil_mode = true, divisor_override = 7}) end)
+    both('adaptive_max_pool2d to a larger size ' .. dt, {{values({2, 3, 9, 7}):to(dt), grad = true}},
+      function(t) return F.adaptive_max_pool2d(t, {12, 10}, {return_indices = true}) end, {exact = true})
+  end
+end)
+
+test('long rows and many rows: 100000 classes, rows far from 0, grids past the block cap', function()
+  for _, dt in ipairs({'f32', 'f64'}) do
+    -- a thread of the block adds ~400 values of ~1000: f32 sums lost the mean's digits
+    both('layer_norm K = 100000, mean 1000 ' .. dt,
+      {{(values({2, 100000}) + 1000):to(dt), grad = true}, {values({100000}):to(dt), grad = true},
+       {values({100000}):to(dt), grad = true}},
+      function(x, w, b) return F.layer_norm(x, 100000, w, b) end)
+    both('layer_norm 20000 rows ' .. dt,
+      {{values({20000, 3}):to(dt), grad = true}, {values({3}):to(dt), grad = true}, {values({3}):to(dt), grad = true}},
+      function(x, w, b) return F.layer_norm(x, 3, w, b) end)
+    both('softmax C = 100000 ' .. dt, {{(values({2, 100000}) * 4):to(dt), grad = true}},
+      function(t) return F.softmax(t, 2), F.log_softmax(t, 2) end)
+    both('softmax of 6000 x 3 columns ' .. dt, {{values({6000, 4, 3}):to(dt), grad = true}},
+      function(t) return F.softmax(t, 2), F.log_softmax(t, 2) end)
+    local t = brasa.tensor({5, 100000, 77777, 1}, {dtype = 'i64'})
+    local w = (brasa.rand(100000, {dtype = 'f64'}) + 0.5):to(dt)
+    both('cross_entropy 100000 classes, weight, ignore_index, smoothing ' .. dt,
+      {{(values({4, 100000}) * 2):to(dt), grad = true}, {t}},
+      function(a, b)
+        local wt = a.device == 'cpu' and w or w:cuda()
+        return F.cross_entropy(a, b, {weight = wt, ignore_index = 77777, label_smoothing = 0.1}),
+               F.cross_entropy(a, b, {weight = wt, ignore_index = 1, reduction = 'none'})
+      end)
+    local t2 = brasa.tensor({3, 2000, 1999, 7, 2000}, {dtype = 'i32'})
+    local w2 = (brasa.rand(2000, {dtype = 'f64'}) + 0.5):to(dt)
+    both('nll_loss 2000 classes, weight, ignore_index ' .. dt, {{values({5, 2000}):to(dt), grad = true}, {t2}},
+      function(a, b)
+        return F.nll_loss(a, b, {weight = a.device == 'cpu' and w2 or w2:cuda(), ignore_index = 7})
+      end)
+  end
+end)
+
 -- ---- the runner ------------------------------------------------------------------------------
 
 local M = {tests = tests}
