@@ -2,18 +2,27 @@
 # bench/run.sh: builds what is needed, then runs brasa's benchmarks side by
 # side with their peers and prints a combined brasa-vs-PyTorch table.
 #
-#   bench/run.sh           full run (a few minutes)
-#   bench/run.sh --quick   fewer repeats, shorter samples, SGEMM up to 1024
+#   bench/run.sh           full run (several minutes)
+#   bench/run.sh --quick   fewer repeats, shorter samples, SGEMM up to 1024,
+#                          no text CNN
+#   bench/run.sh text_cnn  the text CNN comparison (4.) alone
 #
 #   1. bench_core       C: bt_matmul vs cblas_sgemm, bt_add/bt_binary_/bt_sum
 #                       vs memcpy, at 1 and 2 threads
 #   2. bench_lua.lua    tiny ops, tiny graph, MLP step from Lua (plain lua5.4)
 #   3. bench_torch.py   the same in PyTorch, only if /usr/bin/python3 can
 #                       import torch (Debian: apt-get install python3-torch)
+#   4. text_cnn         scripts/text_cnn.lua against the same recipe in
+#                       PyTorch (bench/bench_text_cnn.lua and
+#                       bench_text_cnn_torch.py) on the same fortunes split,
+#                       3 seeds: test accuracy, epoch time, peak RSS, ratios
+#                       (each side's best of BENCH_ROUNDS rounds per seed; a
+#                       few minutes; needs the Debian package fortunes)
 #
 # Environment: BUILD_DIR (default build), BENCH_REPEATS, BENCH_MIN_S (Lua and
 # Python sample length), BENCH_MIN_MS (C sample length), BENCH_ROUNDS (Lua and
-# PyTorch rounds, default 2), BENCH_NO_TORCH=1 (skip the peer).
+# PyTorch rounds, default 2), BENCH_NO_TORCH=1 (skip the peer),
+# BENCH_TEXT_CNN_SEEDS (default 1,2,3).
 # OPENBLAS_CORETYPE is passed through untouched to every side.
 set -eu
 
@@ -21,12 +30,18 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BUILD=${BUILD_DIR:-build}
 QUICK=
-if [ "${1:-}" = "--quick" ]; then
-  QUICK=--quick
-  : "${BENCH_REPEATS:=3}"
-  : "${BENCH_MIN_S:=0.15}"
-  export BENCH_REPEATS BENCH_MIN_S
-fi
+ONLY=
+case "${1:-}" in
+  --quick)
+    QUICK=--quick
+    : "${BENCH_REPEATS:=3}"
+    : "${BENCH_MIN_S:=0.15}"
+    export BENCH_REPEATS BENCH_MIN_S
+    ;;
+  text_cnn) ONLY=text_cnn ;;
+  "") ;;
+  *) echo "usage: bench/run.sh [--quick | text_cnn]" >&2; exit 2 ;;
+esac
 
 # ---- build ------------------------------------------------------------------
 # Only what the benchmarks need: libbrasa and the Lua module (and bench/'s
@@ -68,6 +83,25 @@ trap 'exit 130' INT TERM
 
 echo "######## machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
+
+# ---- 4. the text CNN (run last in a full run, alone with `text_cnn`) -----------------------
+# Its own table: per seed and medians, brasa and PyTorch side by side
+# (bench/bench_text_cnn.lua runs both, in alternating rounds, and checks
+# that they saw the same ids).
+text_cnn() {
+  echo "######## 4. text_cnn: scripts/text_cnn.lua vs PyTorch (bench/bench_text_cnn.lua), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  NO_TORCH=
+  [ -n "${BENCH_NO_TORCH:-}" ] && NO_TORCH=--no-torch
+  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/lua/?.so;$BENCH_BIN/?.so;;" \
+    lua5.4 bench/bench_text_cnn.lua --seeds "${BENCH_TEXT_CNN_SEEDS:-1,2,3}" --rounds "${BENCH_ROUNDS:-2}" $NO_TORCH ||
+    echo "run.sh: bench_text_cnn.lua failed (status $?)"
+  echo "  (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo
+}
+if [ "$ONLY" = text_cnn ]; then
+  text_cnn
+  exit 0
+fi
 
 # ---- 1. C ---------------------------------------------------------------------
 echo "######## 1. bench_core (C)"
@@ -139,3 +173,8 @@ awk -v torch="$TORCH" '
     }
     if (torch == "yes") print "  (ratio < 1: brasa is faster)"
   }' "$RESULTS"
+
+if [ -z "$QUICK" ]; then
+  echo
+  text_cnn
+fi

@@ -12,7 +12,7 @@
 --   matrix (text_cnn_confusion.png).
 --
 --   build/brasa scripts/text_cnn.lua [--epochs 10] [--threads 2] [--seed 1]
---       [--n-train N] [--fast] [--out .] [--no-plot]
+--       [--n-train N] [--fast] [--out .] [--no-plot] [--bench]
 --
 -- Channels last: an Embedding yields [N x L x D], while brasa's Conv1d (as
 -- PyTorch's) reads [N x C x L]. Keras's Conv1D is channels-last, so the
@@ -23,14 +23,15 @@
 --
 -- --fast: 800 training texts, 2 epochs (a smoke run). --n-train N keeps the
 -- first N training texts. The data come from the Debian packages fortunes
--- and fortunes-min (brasa.data.fortunes).
+-- and fortunes-min (brasa.data.fortunes). --bench adds one machine-readable
+-- line at the end for bench/bench_text_cnn.lua (brasa against PyTorch).
 
 local brasa = brasa or require 'brasa'
 local nn, optim, plot, metrics, text = brasa.nn, brasa.optim, brasa.plot, brasa.metrics, brasa.text
 
 local opts = require('brasa.flags').parse(arg or {}, {
   epochs = 10, threads = 2, n_train = 0, seed = 1, out = '.',
-  batch_size = 128, plot = true, fast = false})
+  batch_size = 128, plot = true, fast = false, bench = false})
 if opts.fast then
   if opts.n_train == 0 then opts.n_train = 800 end
   opts.epochs = math.min(opts.epochs, 2)
@@ -112,4 +113,24 @@ if opts.plot then
   end)
   print(ok and ('curves and confusion matrix saved to ' .. base .. '.png and ' .. base .. '_confusion.png')
         or ('no plots: ' .. tostring(err)))
+end
+
+if opts.bench then
+  -- For bench/bench_text_cnn.lua: the epoch times (training and validation
+  -- passes), the test accuracy, the peak resident memory (VmHWM) and a
+  -- checksum of the padded ids, which the PyTorch peer computes on its own.
+  local rss = 0
+  for line in io.lines('/proc/self/status') do
+    rss = tonumber(line:match('^VmHWM:%s+(%d+)')) or rss
+  end
+  local h = 0
+  for _, x in ipairs{x_train, x_test} do
+    for _, row in ipairs(x:totable()) do
+      for _, v in ipairs(row) do h = (h * 31 + v + 1) % 2147483647 end
+    end
+  end
+  local times = {}
+  for i, t in ipairs(hist.history.time) do times[i] = string.format('%.4f', t) end
+  print(string.format('RESULT seed=%d epochs=%s test_acc=%.4f best_epoch=%d rss_mib=%.1f x_check=%d threads=%d',
+    opts.seed, table.concat(times, ','), result.accuracy, best_epoch or 0, rss / 1024, h, brasa.get_num_threads()))
 end

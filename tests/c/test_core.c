@@ -5,8 +5,9 @@
 **   returning to their start value, errors (NULL + bt_errmsg naming the op),
 **   shape overflow refused before any allocation, injected allocation
 **   failures, f16/bf16 conversions (inf, nan, subnormals, ties to even),
-**   Philox known answers and thread-count independence, and bt_parallel_for
-**   covering every index exactly once.
+**   Philox known answers and thread-count independence, bt_parallel_for
+**   covering every index exactly once, and transposing copies (the blocked
+**   path of contiguous()) putting every element in its place.
 ** Prints "N passed, M failed"; exits nonzero on any failure.
 */
 #include "brasa.h"
@@ -638,6 +639,90 @@ static void test_parallel_for(void) {
   bt_set_num_threads(saved);
 }
 
+/* ---- transposing copies (cpu/copy.c's blocked path) ----------------------------------- */
+
+/* dst == src element by element, src read through its strides by bt_get. */
+static bool same_elements(const bt_Tensor *dst, const bt_Tensor *src) {
+  int64_t idx[BT_MAX_DIMS], n = bt_numel(src);
+  if (bt_numel(dst) != n || !bt_is_contiguous(dst)) return false;
+  for (int64_t k = 0; k < n; k++) {
+    int64_t rem = k;
+    for (int d = src->ndim - 1; d >= 0; d--) {
+      idx[d] = rem % src->shape[d];
+      rem /= src->shape[d];
+    }
+    if (bt_get(src, idx) != bt_get_flat(dst, k)) return false;
+  }
+  return true;
+}
+
+/* A tensor of the given shape holding k % 251 at flat position k (exact in every dtype). */
+static bt_Tensor *counting(int ndim, const int64_t *shape, bt_DType dt) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  double *v = malloc((size_t)n * sizeof *v);
+  for (int64_t k = 0; k < n; k++) v[k] = (double)(k % 251);
+  bt_Tensor *t = from_doubles(ndim, shape, v, dt);
+  free(v);
+  return t;
+}
+
+/* contiguous() of views whose last two dims are transposed (the blocked
+** path, AVX2 for 4-byte elements where the CPU has it) gives every element
+** at its place: every element size, sizes that are not multiples of 8,
+** batch dims with odd strides, an offset, a dim of size 1, 1 and 3 threads. */
+static void test_transposing_copy(void) {
+  current_test = "transposing_copy";
+  int64_t start = bt_bytes_in_use(BT_CPU);
+  int saved = bt_get_num_threads();
+  bt_DType dts[] = {BT_F32, BT_I32, BT_F64, BT_I64, BT_F16, BT_U8};
+  int threads[] = {1, 3};
+  int cases = 0, good = 0;
+  for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+    bt_set_num_threads(threads[t]);
+    for (size_t k = 0; k < sizeof dts / sizeof dts[0]; k++) {
+      bt_Tensor *src[5] = {NULL};
+      /* [5, 3, 67, 41] transposed to [5, 3, 41, 67] */
+      int64_t s4[4] = {5, 3, 67, 41};
+      bt_Tensor *a = counting(4, s4, dts[k]);
+      src[0] = bt_transpose(a, 2, 3);
+      /* a plain matrix [211, 200] -> [200, 211] */
+      int64_t s2[2] = {211, 200};
+      bt_Tensor *b = counting(2, s2, dts[k]);
+      src[1] = bt_transpose(b, 0, 1);
+      /* [C, B, R] = [64, 9, 72] permuted to [B, R, C]: batch stride R, src stride B * R */
+      int64_t s3[3] = {64, 9, 72};
+      bt_Tensor *c = counting(3, s3, dts[k]);
+      int perm[3] = {1, 2, 0};
+      src[2] = bt_permute(c, perm);
+      /* [B, C, R + 3] narrowed to R from 2, transposed: an offset and s = R + 3 */
+      int64_t s3b[3] = {7, 90, 61};
+      bt_Tensor *e = counting(3, s3b, dts[k]);
+      bt_Tensor *en = bt_narrow(e, 2, 2, 58);
+      src[3] = bt_transpose(en, 1, 2);
+      /* as conv1d sees a transposed [N, L, C]: [N, C, 1, L], a dim of size 1 inside */
+      int64_t s3c[3] = {6, 70, 80};
+      bt_Tensor *f = counting(3, s3c, dts[k]);
+      bt_Tensor *ft = bt_transpose(f, 1, 2);
+      src[4] = ft ? bt_unsqueeze(ft, 2) : NULL;
+      for (int i = 0; i < 5; i++) {
+        bt_Tensor *out = src[i] ? bt_contiguous(src[i]) : NULL;
+        bool ok = out && out != src[i] && same_elements(out, src[i]);
+        cases++;
+        if (ok) good++;
+        else fprintf(stderr, "  transposing copy: case %d, dtype %s, %d threads wrong\n", i,
+                     bt_dtype_name(dts[k]), threads[t]);
+        bt_release(out);
+      }
+      bt_Tensor *all[] = {src[0], src[1], src[2], src[3], src[4], a, b, c, e, en, f, ft};
+      for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) bt_release(all[i]);
+    }
+  }
+  CHECK_MSG(good == cases, "%d of %d transposing copies right", good, cases);
+  bt_set_num_threads(saved);
+  CHECK_MSG(bt_bytes_in_use(BT_CPU) == start, "%lld bytes left", (long long)(bt_bytes_in_use(BT_CPU) - start));
+}
+
 int main(void) {
   int64_t start = bt_bytes_in_use(BT_CPU);
   test_create_release();
@@ -648,6 +733,7 @@ int main(void) {
   test_half_conversions();
   test_philox();
   test_parallel_for();
+  test_transposing_copy();
   current_test = "end";
   CHECK_MSG(bt_bytes_in_use(BT_CPU) == start, "%lld bytes left at the end",
             (long long)(bt_bytes_in_use(BT_CPU) - start));

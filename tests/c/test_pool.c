@@ -179,6 +179,77 @@ static void test_upsample(void) {
   bt_release(x);
 }
 
+/* Global max pooling (adaptive to 1 x 1: cpu/pool.c's vectorised planes)
+** against a plain scan with max_rows's rules: the first largest value, a
+** NaN wins over numbers (the last NaN), all -inf gives position 0. Plane
+** sizes around the 16 accumulators; values with many ties, +-0, +-inf and
+** NaNs; f32 and f64; 1-d and 2-d (one or two rows); 1 and 3 threads. */
+static void test_global_max_planes(void) {
+  const int64_t sizes[] = {1, 5, 15, 16, 17, 31, 33, 48, 198};
+  const bt_DType dts[] = {BT_F32, BT_F64};
+  const int planes = 12;
+  int saved = bt_get_num_threads();
+  uint64_t state = 12345;
+  int cases = 0, good = 0;
+  for (int th = 1; th <= 3; th += 2) {
+    bt_set_num_threads(th);
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+      int64_t n = sizes[si];
+      double *v = malloc((size_t)(planes * n) * sizeof *v);
+      for (int p = 0; p < planes; p++) {
+        for (int64_t i = 0; i < n; i++) {
+          state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+          v[p * n + i] = (double)((state >> 33) % 7) - 3;   /* -3..3: many ties */
+        }
+        double *r = v + p * n;
+        switch (p) {
+          case 1: r[n - 1] = 9; break;                                    /* the max last */
+          case 2: r[n / 2] = NAN; break;                                  /* one NaN */
+          case 3: r[0] = NAN; r[n - 1 > 0 ? n - 1 : 0] = NAN; break;      /* two: the last wins */
+          case 4: for (int64_t i = 0; i < n; i++) r[i] = -INFINITY; break;
+          case 5: r[n / 3] = INFINITY; break;
+          case 6: for (int64_t i = 0; i < n; i++) r[i] = i % 2 ? 0.0 : -0.0; break;
+          case 7: for (int64_t i = 0; i < n; i++) r[i] = -5 - (double)i; break;   /* the max first */
+          default: break;
+        }
+      }
+      for (size_t di = 0; di < sizeof dts / sizeof dts[0]; di++) {
+        bt_Tensor *x1 = mk(dts[di], 3, SHAPE(3, planes / 3, n), v);
+        /* 2-d planes of 1 x n, or 2 x n/2 when n is even (flat positions either way) */
+        bt_Tensor *x2 = n % 2 ? bt_reshape(x1, 4, SHAPE(3, planes / 3, 1, n))
+                              : bt_reshape(x1, 4, SHAPE(3, planes / 3, 2, n / 2));
+        bt_Tensor *ix1 = NULL, *ix2 = NULL;
+        bt_Tensor *y1 = bt_adaptive_max_pool1d(x1, 1, &ix1);
+        bt_Tensor *y2 = bt_adaptive_max_pool2d(x2, SHAPE(1, 1), &ix2);
+        bool ok = y1 && y2 && ix1 && ix2;
+        for (int p = 0; ok && p < planes; p++) {
+          const double *r = v + p * n;
+          double m = -INFINITY;
+          int64_t mi = 0;
+          for (int64_t i = 0; i < n; i++)
+            if (r[i] > m || r[i] != r[i]) m = r[i], mi = i;
+          double got1 = bt_get_flat(y1, p), got2 = bt_get_flat(y2, p);
+          bool same = isnan(m) ? isnan(got1) && isnan(got2)
+                               : got1 == m && got2 == m && signbit(got1) == signbit(m) &&
+                                 signbit(got2) == signbit(m);
+          ok = same && bt_get_flat(ix1, p) == (double)mi && bt_get_flat(ix2, p) == (double)mi;
+          if (!ok)
+            printf("  global max: n %lld, plane %d, %s: got %g / %g at %g / %g, expected %g at %lld\n",
+                   (long long)n, p, dts[di] == BT_F32 ? "f32" : "f64", got1, got2,
+                   bt_get_flat(ix1, p), bt_get_flat(ix2, p), m, (long long)mi);
+        }
+        cases++;
+        if (ok) good++;
+        bt_Tensor *all[] = {x1, x2, ix1, ix2, y1, y2};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) bt_release(all[i]);
+      }
+      free(v);
+    }
+  }
+  CHECK(good == cases, "global max planes: %d of %d cases right", good, cases);
+  bt_set_num_threads(saved);
+}
+
 /* ---- errors -------------------------------------------------------------------- */
 
 static void test_errors(void) {
@@ -325,6 +396,7 @@ int main(void) {
   test_avg_pool();
   test_adaptive();
   test_upsample();
+  test_global_max_planes();
   test_errors();
   test_gradients();
   test_misc();
