@@ -33,15 +33,22 @@ typedef struct bt_Backend {
   /* dst and src have the same shape; any dtypes, any strides (src strides may be 0). */
   int (*copy)(bt_Tensor *dst, const bt_Tensor *src);
   int (*fill)(bt_Tensor *t, double value);
-  /* out, a, b: same shape (a or b may also be 0-dim: broadcast to out);
-  ** a and b of the compute dtype (strides may be 0);
+  /* Compute dtype: the op's result dtype, but f16 and bf16 widen to f32 on
+  ** the CPU (ops/elementwise.c narrows the result back). On CUDA the compute
+  ** dtype of halves is the half dtype itself (the kernels load halves,
+  ** compute in float, store halves) when the tensor operands all hold it.
+  ** binary: out, a, b: same shape (a or b may also be 0-dim: broadcast to out);
+  ** a and b of the compute dtype (strides may be 0), except that a host
+  ** scalar (a 0-dim CPU tensor beside device tensors) comes in the widened
+  ** dtype (f32 beside halves: a Lua number is not rounded to the half);
   ** out of the compute dtype, or bool for comparisons and logical ops. */
   int (*binary)(bt_BinaryOp op, bt_Tensor *out, const bt_Tensor *a, const bt_Tensor *b);
-  /* out, a: same shape and dtype (bool for isnan/isinf/logical_not outputs). */
+  /* out, a: same shape and compute dtype (bool for isnan/isinf/logical_not outputs). */
   int (*unary)(bt_UnaryOp op, bt_Tensor *out, const bt_Tensor *a);
-  /* out, a: same shape and dtype. */
+  /* out, a: same shape and compute dtype. */
   int (*clamp)(bt_Tensor *out, const bt_Tensor *a, double lo, double hi);
-  /* out, cond (bool), a, b: same shape or 0-dim; a, b of out's dtype. */
+  /* out, cond (bool), a, b: same shape or 0-dim; a, b of out's dtype (the
+  ** compute dtype), a host scalar a or b in the widened dtype as for binary. */
   int (*where)(bt_Tensor *out, const bt_Tensor *cond, const bt_Tensor *a, const bt_Tensor *b);
   /* out has in's ndim with size 1 on every dim in the mask; dtype of out is
   ** the accumulation result dtype (bool for any/all). */

@@ -9,11 +9,19 @@
 ** integer arithmetic wraps around, maximum/minimum propagate NaN,
 ** remainder takes the divisor's sign, integer fmod/remainder by 0 give 0.
 **
+** f16 and bf16 are native: a kernel loads halves, computes in float (the
+** functors run on Traits<T>::value) and rounds once when it stores, which
+** gives the numbers of the CPU's widen, compute in f32, narrow. A host
+** scalar comes in as its float value, never rounded to the half first
+** (x * 0.1 on f16 multiplies by 0.1f, as the CPU does).
+**
 ** Shapes (dispatch.h): binary: out, a, b of one shape (a or b may be 0-dim)
-** and of the compute dtype (out bool for comparisons and logical ops);
+** and of the compute dtype (out bool for comparisons and logical ops), a
+** host-scalar operand of any dtype (read as the compute dtype's value type);
 ** unary: out, a of one shape and dtype (out bool for isnan, isinf,
 ** logical_not); clamp: out, a of one shape and dtype; where: out, cond
-** (bool), a, b of one shape or 0-dim, a and b of out's dtype.
+** (bool), a, b of one shape or 0-dim, a and b of out's dtype (host
+** scalars: any dtype, converted to out's).
 */
 #include "kernel.cuh"
 #include "kernels.h"
@@ -22,16 +30,28 @@
 
 /* ---- kernels --------------------------------------------------------------------- */
 
+/* A functor's result (of the value type, or uint8_t for a bool result) as
+** the output's storage type: halves round here, once. */
+template <typename TO, typename R> __device__ __forceinline__ TO result_as(R r) { return (TO)r; }
+template <> __device__ __forceinline__ f16_t result_as<f16_t, float>(float r) {
+  return from_value<f16_t>(r);
+}
+template <> __device__ __forceinline__ bf16_t result_as<bf16_t, float>(float r) {
+  return from_value<bf16_t>(r);
+}
+
+/* T is the operands' storage type; the functor sees Traits<T>::value. */
 template <typename TO, typename T, typename F>
-__global__ void binary_kernel(btc_Layout L, bool dense, F f, TO *out, const T *a, const T *b, T sa,
-                              T sb) {
+__global__ void binary_kernel(btc_Layout L, bool dense, F f, TO *out, const T *a, const T *b,
+                              typename Traits<T>::value sa, typename Traits<T>::value sb) {
+  typedef typename Traits<T>::value V;
   BTC_LOOP(i, L.numel) {
     long long off[3];
     if (dense) dense_offsets<3>(L, i, off);
     else layout_offsets<3>(L, i, off);
-    T x = a ? a[off[1]] : sa;
-    T y = b ? b[off[2]] : sb;
-    out[off[0]] = (TO)f(x, y);
+    V x = a ? to_value(a[off[1]]) : sa;
+    V y = b ? to_value(b[off[2]]) : sb;
+    out[off[0]] = result_as<TO>(f(x, y));
   }
 }
 
@@ -41,7 +61,7 @@ __global__ void unary_kernel(btc_Layout L, bool dense, F f, TO *out, const T *a)
     long long off[2];
     if (dense) dense_offsets<2>(L, i, off);
     else layout_offsets<2>(L, i, off);
-    out[off[0]] = (TO)f(a[off[1]]);
+    out[off[0]] = result_as<TO>(f(to_value(a[off[1]])));
   }
 }
 
@@ -131,9 +151,13 @@ struct BinArgs {
   long long ia, ib;        /* the same, exact for integers */
 };
 
-template <typename T> static T host_value(double d, long long i);
+/* A host scalar as the value type of T: halves take it as a float (the f32
+** the op made of a Lua number), not rounded to the half. */
+template <typename T> static typename Traits<T>::value host_value(double d, long long i);
 template <> float host_value<float>(double d, long long) { return (float)d; }
 template <> double host_value<double>(double d, long long) { return d; }
+template <> float host_value<f16_t>(double d, long long) { return (float)d; }
+template <> float host_value<bf16_t>(double d, long long) { return (float)d; }
 template <> long long host_value<long long>(double, long long i) { return i; }
 template <> int host_value<int>(double, long long i) { return (int)i; }
 template <> uint8_t host_value<uint8_t>(double, long long i) { return (uint8_t)i; }
@@ -226,17 +250,22 @@ extern "C" int btc_binary(bt_BinaryOp op, bt_Tensor *out, const bt_Tensor *a, co
   p.ia = p.ib = 0;
   p.a = operand(a, &p.sa, &p.ia);
   p.b = operand(b, &p.sb, &p.ib);
+  /* The kernel's type is that of the device operand(s): a host scalar may
+  ** be of another dtype (f32 beside halves), its value is passed in. */
+  bt_DType dt = p.a ? a->dtype : b->dtype;
   bool ok;
-  switch (a->dtype) {
+  switch (dt) {
     case BT_F32: ok = bin_float<float>(op, p); break;
     case BT_F64: ok = bin_float<double>(op, p); break;
+    case BT_F16: ok = bin_float<f16_t>(op, p); break;
+    case BT_BF16: ok = bin_float<bf16_t>(op, p); break;
     case BT_I64: ok = bin_int<long long>(op, p); break;
     case BT_I32: ok = bin_int<int>(op, p); break;
     case BT_U8: ok = bin_int<uint8_t>(op, p); break;
     case BT_BOOL: ok = bin_bool(op, p); break;
     default: ok = false; break;
   }
-  if (!ok) return bt_seterr("%s: no CUDA kernel for %s", name, bt_dtype_name(a->dtype));
+  if (!ok) return bt_seterr("%s: no CUDA kernel for %s", name, bt_dtype_name(dt));
   return btc_check_launch(name);
 }
 
@@ -394,6 +423,8 @@ extern "C" int btc_unary(bt_UnaryOp op, bt_Tensor *out, const bt_Tensor *a) {
   switch (a->dtype) {
     case BT_F32: un_float<float>(op, p); break;
     case BT_F64: un_float<double>(op, p); break;
+    case BT_F16: un_float<f16_t>(op, p); break;
+    case BT_BF16: un_float<bf16_t>(op, p); break;
     case BT_I64: un_int<long long>(op, p); break;
     case BT_I32: un_int<int>(op, p); break;
     case BT_U8: case BT_BOOL: un_u8(op, p); break;
@@ -404,7 +435,8 @@ extern "C" int btc_unary(bt_UnaryOp op, bt_Tensor *out, const bt_Tensor *a) {
 
 /* ---- clamp ------------------------------------------------------------------------- */
 
-/* NaN stays; integers clamp to ceil(lo) and floor(hi) (u8 within 0..255). */
+/* NaN stays; floats (halves: their float value) clamp to lo and hi rounded
+** to that type; integers to ceil(lo) and floor(hi) (u8 within 0..255). */
 struct ClampF {
   double lo, hi;
   template <typename T>
@@ -437,6 +469,8 @@ extern "C" int btc_clamp(bt_Tensor *out, const bt_Tensor *a, double lo, double h
   switch (a->dtype) {
     case BT_F32: un_launch<float, float>(p, ClampF{lo, hi}); break;
     case BT_F64: un_launch<double, double>(p, ClampF{lo, hi}); break;
+    case BT_F16: un_launch<f16_t, f16_t>(p, ClampF{lo, hi}); break;   /* in float */
+    case BT_BF16: un_launch<bf16_t, bf16_t>(p, ClampF{lo, hi}); break;
     case BT_I64: un_launch<long long, long long>(p, ClampI{lo, hi}); break;
     case BT_I32: un_launch<int, int>(p, ClampI{lo, hi}); break;
     case BT_U8:

@@ -2,7 +2,9 @@
 ** ops/elementwise.c: binary and unary elementwise ops, clamp, where, and
 ** their backward rules. Broadcasting follows NumPy; dtypes follow PyTorch's
 ** promotion (a Lua number is a "wrapped" 0-dim tensor of lowest priority);
-** f16 and bf16 compute in f32 and store in their own dtype.
+** f16 and bf16 store in their own dtype and compute in f32: on the CPU the
+** operands widen to f32 and the result narrows back, on CUDA one kernel
+** loads halves, computes in float and stores halves (compute_dtype_on).
 */
 #include "internal.h"
 #include "autograd.h"
@@ -110,6 +112,26 @@ static bt_Tensor *prepare(bt_Tensor *t, bt_DType dt, int ndim, const int64_t *sh
   bt_release(c);
   return e;
 }
+
+/* The dtype the kernel of an op with result dtype rdt computes in, on dev,
+** given its operands t: the CPU widens f16 and bf16 to f32 (the result is
+** narrowed back, finish_dtype); CUDA kernels take halves natively (load,
+** compute in float, round once on store: the same numbers, without two
+** extra kernels and tensors per op), when every operand that is not a host
+** scalar holds rdt itself; with mixed dtypes (f16 + i64) they widen too, so
+** no operand is rounded to the half before the arithmetic. */
+static bt_DType compute_dtype_on(bt_DType rdt, bt_Device dev, int n, bt_Tensor *const *t) {
+  bt_DType wide = bt_compute_dtype(rdt);
+  if (wide == rdt || dev.type != BT_CUDA) return wide;
+  for (int i = 0; i < n; i++)
+    if (!host_scalar(t[i]) && t[i]->dtype != rdt) return wide;
+  return rdt;
+}
+
+/* The dtype a host-scalar operand is prepared in: the widened compute dtype
+** even where the kernel takes halves, so x * 0.1 multiplies by 0.1f, not by
+** 0.1 rounded to the half (the CUDA kernels read a host scalar's value). */
+static bt_DType scalar_dtype(bt_DType rdt) { return bt_compute_dtype(rdt); }
 
 /* Casts a kernel result back to the dtype the op promised (f16/bf16). */
 static bt_Tensor *finish_dtype(bt_Tensor *out, bt_DType dt) {
@@ -283,11 +305,12 @@ bt_Tensor *bt_binary(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
   if (rdt == BT_BOOL && op <= BT_REMAINDER && op != BT_MAXIMUM && op != BT_MINIMUM) rdt = BT_I64;
   if ((op == BT_FMOD || op == BT_REMAINDER) && !bt_dtype_is_float(rdt) && has_zero(b))
     return bt_seterr("%s: integer division by zero", name), NULL;
-  bt_DType cdt = bt_compute_dtype(rdt);
   bt_Device dev = op_device(2, in);
+  bt_DType cdt = compute_dtype_on(rdt, dev, 2, in), sdt = scalar_dtype(rdt);
   int (*k)(bt_BinaryOp, bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL(name, dev, binary);
   if (!k) return NULL;
-  bt_Tensor *pa = prepare(a, cdt, ndim, shape), *pb = pa ? prepare(b, cdt, ndim, shape) : NULL;
+  bt_Tensor *pa = prepare(a, host_scalar(a) ? sdt : cdt, ndim, shape);
+  bt_Tensor *pb = pa ? prepare(b, host_scalar(b) ? sdt : cdt, ndim, shape) : NULL;
   bt_Tensor *out = pb ? bt_empty(ndim, shape, is_comparison(op) ? BT_BOOL : cdt, dev) : NULL;
   int rc = out ? k(op, out, pa, pb) : -1;
   BT_RELEASE(pa, pb);
@@ -489,8 +512,8 @@ bt_Tensor *bt_unary(bt_UnaryOp op, bt_Tensor *a) {
   if (float_only(op) && !bt_dtype_is_float(rdt)) rdt = BT_F32;
   if (a->dtype == BT_BOOL && (op == BT_NEG || op == BT_SQUARE))
     return bt_seterr("%s: not defined for bool tensors (use logical_not, or cast first)", name), NULL;
-  bt_DType cdt = bt_compute_dtype(rdt);
   bt_Device dev = a->storage->device;
+  bt_DType cdt = compute_dtype_on(rdt, dev, 1, &a);
   int (*k)(bt_UnaryOp, bt_Tensor *, const bt_Tensor *) = BT_KERNEL(name, dev, unary);
   if (!k) return NULL;
   bt_Tensor *pa = a->dtype == cdt ? (bt_retain(a), a) : bt_contiguous_as(a, cdt);
@@ -591,8 +614,8 @@ int bt_binary_(bt_BinaryOp op, bt_Tensor *a, bt_Tensor *b) {
     bt_Tensor *ac = bt_clone(a), *r = ac ? bt_binary(op, ac, bb) : NULL;
     bt_release(ac);
     rc = r ? assign_result(name, a, r) : -1;
-  } else if (a->dtype == bt_compute_dtype(rdt) && a->dtype == b->dtype &&
-             !is_comparison(op)) {
+  } else if (a->dtype == compute_dtype_on(rdt, a->storage->device, 2, in) &&
+             a->dtype == b->dtype && !is_comparison(op)) {
     /* Fast path: the kernel writes straight into a. */
     int (*k)(bt_BinaryOp, bt_Tensor *, const bt_Tensor *, const bt_Tensor *) =
         BT_KERNEL(name, a->storage->device, binary);
@@ -636,7 +659,7 @@ static int clamp_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
 bt_Tensor *bt_clamp(bt_Tensor *a, double lo, double hi) {
   if (lo > hi) return bt_seterr("clamp: min %g is greater than max %g", lo, hi), NULL;
   if (a->dtype == BT_BOOL) return bt_seterr("clamp: not defined for bool tensors"), NULL;
-  bt_DType cdt = bt_compute_dtype(a->dtype);
+  bt_DType cdt = compute_dtype_on(a->dtype, a->storage->device, 1, &a);
   int (*k)(bt_Tensor *, const bt_Tensor *, double, double) = BT_KERNEL("clamp", a->storage->device, clamp);
   if (!k) return NULL;
   bt_Tensor *pa = bt_contiguous_as(a, cdt);
@@ -679,13 +702,14 @@ bt_Tensor *bt_where(bt_Tensor *cond, bt_Tensor *a, bt_Tensor *b) {
   if (bt_broadcast_shapes("where", cond->ndim, cond->shape, a->ndim, a->shape, &n1, s1) < 0 ||
       bt_broadcast_shapes("where", n1, s1, b->ndim, b->shape, &ndim, shape) < 0)
     return NULL;
-  bt_DType rdt = result_type(2, in + 1), cdt = bt_compute_dtype(rdt);
+  bt_DType rdt = result_type(2, in + 1);
   bt_Device dev = op_device(3, in);
+  bt_DType cdt = compute_dtype_on(rdt, dev, 2, in + 1), sdt = scalar_dtype(rdt);
   int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, const bt_Tensor *) = BT_KERNEL("where", dev, where);
   if (!k) return NULL;
   bt_Tensor *pc = prepare(cond, BT_BOOL, ndim, shape);
-  bt_Tensor *pa = pc ? prepare(a, cdt, ndim, shape) : NULL;
-  bt_Tensor *pb = pa ? prepare(b, cdt, ndim, shape) : NULL;
+  bt_Tensor *pa = pc ? prepare(a, host_scalar(a) ? sdt : cdt, ndim, shape) : NULL;
+  bt_Tensor *pb = pa ? prepare(b, host_scalar(b) ? sdt : cdt, ndim, shape) : NULL;
   bt_Tensor *out = pb ? bt_empty(ndim, shape, cdt, dev) : NULL;
   int rc = out ? k(out, pc, pa, pb) : -1;
   BT_RELEASE(pc, pa, pb);

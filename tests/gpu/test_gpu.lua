@@ -328,6 +328,83 @@ test('clamp and where', function()
   close('gelu', ga:gelu(), ca:gelu())
 end)
 
+-- f16 and bf16: the GPU runs one kernel per op that loads halves, computes in
+-- float and stores halves; the CPU widens to f32 and narrows back. Both round
+-- once, so correctly rounded ops (+ - * /, sqrt, comparisons, selections)
+-- agree exactly and the rest within the dtype's tolerance; results keep the
+-- half dtype. A Lua number joins as f32, not rounded to the half first.
+test('f16 and bf16 elementwise: every op, broadcast, strided, numbers, in place', function()
+  for _, dt in ipairs({'f16', 'bf16'}) do
+    local ca, ga = pair({4, 1, 5}, dt, 'normal', true)
+    local cb, gb = pair({3, 5}, dt, 'normal', true)
+    for _, op in ipairs(BIN_FLOAT) do
+      close(op .. ' ' .. dt, ga[op](ga, gb), ca[op](ca, cb))
+    end
+    for _, op in ipairs({'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'lt', 'ge'}) do
+      close(op .. ' ' .. dt .. ' exact', ga[op](ga, gb), ca[op](ca, cb), 0, 0)
+    end
+    local cp, gp = pair({4, 5}, dt, 'positive', true)
+    close('pow ' .. dt, gp:pow(gb:narrow(1, 1, 1)), cp:pow(cb:narrow(1, 1, 1)))
+    close('pow number ' .. dt, gp ^ 2.5, cp ^ 2.5)
+    close(dt .. ' + number', ga + 1.5, ca + 1.5, 0, 0)
+    close(dt .. ' * 0.1', ga * 0.1, ca * 0.1, 0, 0)
+    close('number - ' .. dt, 2 - ga, 2 - ca, 0, 0)
+    close('number / ' .. dt, 3 / gb, 3 / cb, 0, 0)
+    close(dt .. ' * integer', ga * 3, ca * 3, 0, 0)
+    close(dt .. ' gt number', ga:gt(0.1), ca:gt(0.1), 0, 0)
+    close(dt .. ' eq number', ga:eq(ca:reshape(-1)[1]), ca:eq(ca:reshape(-1)[1]), 0, 0)
+    close(dt .. ' * 0-dim CPU f64', ga * brasa.tensor(0.3, {dtype = 'f64'}), ca * brasa.tensor(0.3, {dtype = 'f64'}), 0, 0)
+    local c0 = brasa.tensor(0.7, {dtype = dt})
+    close(dt .. ' * 0-dim GPU', ga * c0:cuda(), ca * c0, 0, 0)
+    close(dt .. ' + f32 tensor (promotes)', ga + gb:float(), ca + cb:float())
+    close(dt .. ' + i64 tensor', gb + gb:long(), cb + cb:long(), 0, 0)
+    -- the number is used as a float: 2047 * 0.1f rounds to 204.75 in f16, not
+    -- 204.625 (2047 times 0.1 rounded to f16)
+    local ck = brasa.tensor({2047, 1000, 3, -7.5, 255, 0.1}, {dtype = dt})
+    close(dt .. ' * 0.1, exact', ck:cuda() * 0.1, ck * 0.1, 0, 0)
+    if dt == 'f16' then assert((ck * 0.1)[1] == 204.75, 'f16 2047 * 0.1: ' .. (ck * 0.1)[1]) end
+    for op, kind in pairs(UNARY_DOMAIN) do
+      local c, g = pair({6, 7}, dt, kind, true)
+      if op == 'round' then c, g = c * 4, g * 4 end
+      local exact = ({neg = 1, abs = 1, relu = 1, sign = 1, floor = 1, ceil = 1, round = 1, trunc = 1,
+                      sqrt = 1, square = 1, reciprocal = 1, isnan = 1, isinf = 1, logical_not = 1})[op]
+      close(op .. ' ' .. dt, g[op](g), c[op](c), exact and 0, exact and 0)
+    end
+    local special = brasa.tensor({0 / 0, 1 / 0, -1 / 0, -0.0, 0, 2.5, -2.5, 1e-3}, {dtype = dt})
+    for _, op in ipairs({'isnan', 'isinf', 'sign', 'abs', 'relu', 'exp', 'round', 'sqrt', 'log', 'neg'}) do
+      close(op .. ' of ' .. dt .. ' specials', special:cuda()[op](special:cuda()), special[op](special))
+    end
+    close('clamp ' .. dt, ga:clamp(-0.3, 0.7), ca:clamp(-0.3, 0.7), 0, 0)
+    close('clamp lower only ' .. dt, ga:clamp(0.1), ca:clamp(0.1), 0, 0)
+    local cc, gc = pair({4, 3, 5}, 'bool', 'bool', true)
+    close('where ' .. dt, brasa.where(gc, ga, gb), brasa.where(cc, ca, cb), 0, 0)
+    close('where numbers ' .. dt, brasa.where(gc, ga, 0.1), brasa.where(cc, ca, 0.1), 0, 0)
+    close('where number first ' .. dt, brasa.where(gc, -1.7, gb), brasa.where(cc, -1.7, cb), 0, 0)
+    close('masked_fill ' .. dt, gb:masked_fill(gc, 9.3), cb:masked_fill(cc, 9.3), 0, 0)
+    close('leaky_relu ' .. dt, ga:leaky_relu(0.1), ca:leaky_relu(0.1))
+    close('gelu ' .. dt, ga:gelu(), ca:gelu())
+    -- in place: a strided target, a broadcast operand, a number, a unary op
+    local cx, gx = pair({3, 5}, dt, 'normal', true)
+    cx:add_(cb); gx:add_(gb)
+    close('add_ ' .. dt, gx, cx, 0, 0)
+    cx:mul_(cb:narrow(1, 2, 1)); gx:mul_(gb:narrow(1, 2, 1))
+    close('mul_ broadcast ' .. dt, gx, cx, 0, 0)
+    cx:mul_(0.1); gx:mul_(0.1)
+    close('mul_ number ' .. dt, gx, cx, 0, 0)
+    cx:sub_(brasa.tensor(0.25, {dtype = dt})); gx:sub_(brasa.tensor(0.25, {dtype = dt}))
+    close('sub_ 0-dim CPU ' .. dt, gx, cx, 0, 0)
+    cx:tanh_(); gx:tanh_()
+    close('tanh_ ' .. dt, gx, cx)
+    cx:maximum_(cb); gx:maximum_(gb)
+    close('maximum_ ' .. dt, gx, cx)
+    assert(gx.dtype == dt and (FAKE or gx.device:match('^cuda')), 'in place keeps dtype and device')
+  end
+  -- mixed half dtypes promote to f32
+  local ch, gh = pair({3, 5}, 'f16', 'normal', true)
+  local cg, gg = pair({3, 5}, 'bf16', 'normal', false)
+  close('f16 + bf16', gh + gg, ch + cg)
+end)
+
 -- ---- reductions -------------------------------------------------------------------------
 
 test('sum, prod, mean, max, min, any, all over dims', function()
@@ -629,6 +706,17 @@ test('gradients: an MLP and the ops with special backward rules', function()
     function(a, b) return a:matmul(b):tanh():sum() end, 1e-10, 1e-12)
 end)
 
+test('f16 and bf16 gradients through elementwise ops', function()
+  for _, dt in ipairs({'f16', 'bf16'}) do
+    grad_pair('elementwise ' .. dt, {{shape = {5, 6}, kind = 'positive', strided = true, dtype = dt},
+                                     {shape = {6}, kind = 'normal', dtype = dt}},
+      function(a, b)
+        return (a:log() * b:sigmoid() + a:sqrt() / (b:abs() + 1) + a:maximum(b) * 0.1 -
+                a:clamp(0.5, 1.5) + brasa.where(b:gt(0), a, b) + (a * b):tanh()):sum()
+      end)
+  end
+end)
+
 test('gradients across devices and of second order', function()
   local x = brasa.randn(3, 4, {requires_grad = true})
   local y = (x:cuda() * x:cuda()):sum()
@@ -660,6 +748,24 @@ test('device mixing fails naming both devices', function()
   expect_error('cat', function() return brasa.cat({c, g}) end, 'cpu', 'cuda:0')
   expect_error('no such device', function() return c:to('cuda:57') end, 'cuda:57')
   close('a Lua number joins any device', g + 1, c + 1)
+end, true)
+
+-- Native halves: each op allocates its output and nothing else (widening
+-- would add an f32 copy of each input and an f32 result per op).
+test('f16 and bf16 elementwise ops allocate no f32 temporaries', function()
+  for _, dt in ipairs({'f16', 'bf16'}) do
+    local x = brasa.randn(1000, {dtype = dt, device = DEV})
+    local xs = brasa.randn(40, 50, {dtype = dt, device = DEV}):t()
+    collectgarbage()
+    local s0 = cuda.memory_stats().num_allocs
+    local y = x * 2 + 1                                  -- 2 outputs
+    local z = y:exp():clamp(0, 3)                        -- 2
+    local w = brasa.where(z:gt(1), z, 0.5)               -- 2 (gt's bool, where's)
+    local v = xs:sigmoid() * xs                          -- 2 (a strided operand is read in place)
+    local n = cuda.memory_stats().num_allocs - s0
+    assert(n <= 8, dt .. ': ' .. n .. ' allocations for 8 ops, expected 8 (one output each)')
+    assert(y.dtype == dt and z.dtype == dt and w.dtype == dt and v.dtype == dt, 'results keep ' .. dt)
+  end
 end, true)
 
 test('the caching allocator: reuse, empty_cache, out of memory', function()

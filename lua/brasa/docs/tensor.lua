@@ -63,8 +63,10 @@ side. The result dtype follows PyTorch's promotion: the "larger" kind wins
 (bool < integer < float) and, within a kind, the larger dtype; a Lua number
 only decides the kind (i64 * 0.5 is f32, an i32 tensor + 1 stays i32, an
 f16 tensor * 2.5 stays f16). Division always gives a float (i64 / i64 is
-f32), and bool arithmetic is i64 (true + true is 2). On CPU, f16 and bf16
-compute in f32 and store their own dtype.]=]
+f32), and bool arithmetic is i64 (true + true is 2). f16 and bf16 compute
+in f32 and store their own dtype, rounding once: the CPU widens the
+operands and narrows the result, a GPU kernel reads and writes the halves
+itself. A Lua number is used as an f32, not rounded to the half first.]=]
 
 local INPLACE = [=[
 The in-place form writes the result into x and returns x. Two rules: the
@@ -75,7 +77,7 @@ place outside brasa.no_grad.]=]
 
 local FLOAT_UNARY = [=[
 Integer and bool inputs give f32; f16 and bf16 stay in their dtype (computed
-in f32 on CPU). Differentiable.]=]
+in f32, rounded once). Differentiable.]=]
 
 local SAME_UNARY = [=[
 The result keeps x's dtype (integers stay integers).]=]
