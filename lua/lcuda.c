@@ -86,27 +86,25 @@ static int l_empty_cache(lua_State *L) {
   return 0;
 }
 
-/* allow_tf32(on) sets and returns the previous setting; allow_tf32() reads it. */
-static int l_allow_tf32(lua_State *L) {
+/* A boolean setting: f(on) sets it and returns the previous value; f() reads it. */
+static int bool_setting(lua_State *L, bool (*get)(void), bool (*set)(bool)) {
   if (lua_isnoneornil(L, 1)) {
-    lua_pushboolean(L, bt_cuda_allow_tf32());
+    lua_pushboolean(L, get());
   } else {
     luaL_checktype(L, 1, LUA_TBOOLEAN);
-    lua_pushboolean(L, bt_cuda_set_allow_tf32(lua_toboolean(L, 1)));
+    lua_pushboolean(L, set(lua_toboolean(L, 1)));
   }
   return 1;
 }
 
-/* benchmark(on) sets cuDNN's algorithm search and returns the previous
-** setting; benchmark() reads it. */
+/* allow_tf32(on?): TF32 tensor-core math for f32 matmuls and convolutions. */
+static int l_allow_tf32(lua_State *L) {
+  return bool_setting(L, bt_cuda_allow_tf32, bt_cuda_set_allow_tf32);
+}
+
+/* benchmark(on?): cuDNN's algorithm search. */
 static int l_benchmark(lua_State *L) {
-  if (lua_isnoneornil(L, 1)) {
-    lua_pushboolean(L, bt_cuda_benchmark());
-  } else {
-    luaL_checktype(L, 1, LUA_TBOOLEAN);
-    lua_pushboolean(L, bt_cuda_set_benchmark(lua_toboolean(L, 1)));
-  }
-  return 1;
+  return bool_setting(L, bt_cuda_benchmark, bt_cuda_set_benchmark);
 }
 
 /* ---- moving tensors ----------------------------------------------------------------- */

@@ -733,6 +733,15 @@ static int pad_in(const Conv *cv, const bt_Tensor *x, int64_t n0, int64_t nb) {
   return rc;
 }
 
+/* The input of the chunk of images [n0, n0 + nb) as cuDNN reads it: x's own
+** memory, or the padded buffer filled from it. NULL on failure. */
+static const void *chunk_in(const Conv *cv, const bt_Tensor *x, int64_t n0, int64_t nb) {
+  const bt_ConvGeom *g = cv->g;
+  int64_t img_bytes = g->c * g->h * g->w * (int64_t)bt_dtype_size(x->dtype);
+  if (!cv->pad) return (const char *)bt_data(x) + n0 * img_bytes;
+  return pad_in(cv, x, n0, nb) == 0 ? bt_data(cv->pad) : NULL;
+}
+
 /* The reverse: images [n0, n0 + nb) of x from the buffer; rows and columns
 ** past its end are 0. */
 static int crop_out(const Conv *cv, bt_Tensor *x, int64_t n0, int64_t nb) {
@@ -771,18 +780,14 @@ int btc_conv2d(bt_Tensor *y, const bt_Tensor *x, const bt_Tensor *w, const bt_Te
   Conv cv;
   if (conv_setup(&cv, op, g, y->dtype, bt_dev(y)) < 0) return -1;
   size_t es = bt_dtype_size(y->dtype);
-  int64_t ximg = g->c * g->h * g->w, yimg = g->oc * g->oh * g->ow;
+  int64_t yimg = g->oc * g->oh * g->ow;
   int rc = zero_pad_buffer(&cv);
   for (int64_t n0 = 0; rc == 0 && n0 < g->n; n0 += cv.nb) {
     int64_t nb = BT_MIN(cv.nb, g->n - n0);
-    const void *xin = (const char *)bt_data(x) + n0 * ximg * es;
-    if (cv.pad) {
-      rc = pad_in(&cv, x, n0, nb);
-      xin = bt_data(cv.pad);
-    }
-    if (rc == 0)
-      rc = conv_call(&cv, PASS_FWD, nb, xin, bt_data(w), NULL,
-                     (char *)bt_data(y) + n0 * yimg * es, nb * yimg * (int64_t)es, 0);
+    const void *xin = chunk_in(&cv, x, n0, nb);
+    rc = xin ? conv_call(&cv, PASS_FWD, nb, xin, bt_data(w), NULL,
+                         (char *)bt_data(y) + n0 * yimg * es, nb * yimg * (int64_t)es, 0)
+             : -1;
   }
   bt_release(cv.pad);
   if (rc == 0 && bias) rc = btc_channel_bias_add(op, y, bias, g->n, g->oc, g->oh * g->ow);
@@ -823,18 +828,14 @@ int btc_conv2d_weight(bt_Tensor *w, bt_Tensor *bias, const bt_Tensor *x, const b
   } else {
     Conv cv;
     if (conv_setup(&cv, op, g, w->dtype, bt_dev(w)) < 0) return -1;
-    int64_t ximg = g->c * g->h * g->w, yimg = g->oc * g->oh * g->ow;
+    int64_t yimg = g->oc * g->oh * g->ow;
     rc = zero_pad_buffer(&cv);
     for (int64_t n0 = 0; rc == 0 && n0 < g->n; n0 += cv.nb) {
       int64_t nb = BT_MIN(cv.nb, g->n - n0);
-      const void *xin = (const char *)bt_data(x) + n0 * ximg * es;
-      if (cv.pad) {
-        rc = pad_in(&cv, x, n0, nb);
-        xin = bt_data(cv.pad);
-      }
-      if (rc == 0)
-        rc = conv_call(&cv, PASS_FILTER, nb, xin, NULL, (const char *)bt_data(y) + n0 * yimg * es,
-                       bt_data(w), bt_numel(w) * (int64_t)es, n0 == 0 ? 0 : 1);
+      const void *xin = chunk_in(&cv, x, n0, nb);
+      rc = xin ? conv_call(&cv, PASS_FILTER, nb, xin, NULL, (const char *)bt_data(y) + n0 * yimg * es,
+                           bt_data(w), bt_numel(w) * (int64_t)es, n0 == 0 ? 0 : 1)
+               : -1;
     }
     bt_release(cv.pad);
   }
@@ -872,7 +873,13 @@ static bool bn_aligned(int n, const bt_Tensor *const *t) {
 ** this stride in a scratch buffer stay 16-byte aligned (f32 and f64). */
 static int64_t bn_stride(int64_t C) { return (C + 3) / 4 * 4; }
 
-/* x's descriptor as N, C, S, 1 and the derived [1, C, 1, 1] one. */
+static void bn_descs_free(cudnnTensorDescriptor_t xd, cudnnTensorDescriptor_t pd) {
+  if (xd) dn.cudnnDestroyTensorDescriptor(xd);
+  if (pd) dn.cudnnDestroyTensorDescriptor(pd);
+}
+
+/* x's descriptor as N, C, S, 1 and the derived [1, C, 1, 1] one; on
+** failure both are freed (and NULL). */
 static int bn_descs(const char *op, const bt_Tensor *x, cudnnTensorDescriptor_t *xd,
                     cudnnTensorDescriptor_t *pd) {
   *xd = *pd = NULL;
@@ -882,13 +889,13 @@ static int bn_descs(const char *op, const bt_Tensor *x, cudnnTensorDescriptor_t 
     s = dn.cudnnSetTensor4dDescriptor(*xd, CUDNN_TENSOR_NCHW, dn_dtype(x->dtype), (int)x->shape[0],
                                       (int)x->shape[1], (int)x->shape[2], 1);
   if (!s) s = dn.cudnnDeriveBNTensorDescriptor(*pd, *xd, CUDNN_BATCHNORM_SPATIAL);
-  if (s) return dn_fail(s, op, "descriptors", bt_shp(x));
+  if (s) {
+    int rc = dn_fail(s, op, "descriptors", bt_shp(x));   /* first: it reads cuDNN's last message */
+    bn_descs_free(*xd, *pd);
+    *xd = *pd = NULL;
+    return rc;
+  }
   return 0;
-}
-
-static void bn_descs_free(cudnnTensorDescriptor_t xd, cudnnTensorDescriptor_t pd) {
-  if (xd) dn.cudnnDestroyTensorDescriptor(xd);
-  if (pd) dn.cudnnDestroyTensorDescriptor(pd);
 }
 
 /* t, or a [C] stand-in filled with v (weight 1, bias 0 when affine is off). */
@@ -918,10 +925,7 @@ int btc_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Te
   cudnnHandle_t h = dn_handle(op);
   if (!h) return -1;
   cudnnTensorDescriptor_t xd, pd;
-  if (bn_descs(op, x, &xd, &pd) < 0) {
-    bn_descs_free(xd, pd);
-    return -1;
-  }
+  if (bn_descs(op, x, &xd, &pd) < 0) return -1;
   bt_Tensor *w1 = NULL, *b0 = NULL, *rstat = NULL;
   bt_Tensor *w = or_filled(weight, x, 1, &w1), *b = w ? or_filled(bias, x, 0, &b0) : NULL;
   int rc = b ? 0 : -1;
@@ -977,10 +981,7 @@ int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const b
   cudnnHandle_t h = dn_handle(op);
   if (!h) return -1;
   cudnnTensorDescriptor_t xd, pd;
-  if (bn_descs(op, x, &xd, &pd) < 0) {
-    bn_descs_free(xd, pd);
-    return -1;
-  }
+  if (bn_descs(op, x, &xd, &pd) < 0) return -1;
   bt_Tensor *w1 = NULL, *scratch = NULL;
   bt_Tensor *w = or_filled(weight, x, 1, &w1);
   int rc = w ? 0 : -1;

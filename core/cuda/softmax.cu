@@ -34,6 +34,18 @@ template <typename A> __device__ __forceinline__ A log_(A x);
 template <> __device__ __forceinline__ float log_<float>(float x) { return logf(x); }
 template <> __device__ __forceinline__ double log_<double>(double x) { return log(x); }
 
+/* The max m of row xr (C elements) and s = sum e^(x - m), each reduced across
+** the G lanes of the row's group (every lane gets both). */
+template <typename T, int G>
+__device__ __forceinline__ void row_max_sumexp(const T *xr, long long C, int lane, T &m, T &s) {
+  m = (T)NEG_INF;
+  for (long long i = lane; i < C; i += G) m = MaxF()(m, xr[i]);
+  m = group_reduce<G>(m, MaxF());
+  s = 0;
+  for (long long i = lane; i < C; i += G) s += exp_(xr[i] - m);
+  s = group_reduce<G>(s, SumF());
+}
+
 /* ---- softmax: rows (B == 1) ------------------------------------------------------------ */
 
 template <typename T, int G, bool LOG>
@@ -43,12 +55,8 @@ __global__ void softmax_rows(long long R, long long C, const T *x, T *y) {
        row += (long long)gridDim.x * RB) {
     const T *xr = x + row * C;
     T *yr = y + row * C;
-    T m = (T)NEG_INF;
-    for (long long i = lane; i < C; i += G) m = MaxF()(m, xr[i]);
-    m = group_reduce<G>(m, MaxF());
-    T s = 0;
-    for (long long i = lane; i < C; i += G) s += exp_(xr[i] - m);
-    s = group_reduce<G>(s, SumF());
+    T m, s;
+    row_max_sumexp<T, G>(xr, C, lane, m, s);
     if (LOG) {
       T l = log_(s);
       for (long long i = lane; i < C; i += G) yr[i] = (xr[i] - m) - l;
@@ -250,12 +258,8 @@ __global__ void class_loss_rows(Cls k, const T *x, const void *target, const T *
       if (k.logp) {
         lr = -wt * xt;
       } else {
-        T m = (T)NEG_INF;
-        for (long long i = lane; i < C; i += G) m = MaxF()(m, xr[i]);
-        m = group_reduce<G>(m, MaxF());
-        T s = 0;
-        for (long long i = lane; i < C; i += G) s += exp_(xr[i] - m);
-        s = group_reduce<G>(s, SumF());
+        T m, s;
+        row_max_sumexp<T, G>(xr, C, lane, m, s);
         /* all -inf: the answer is -inf (e^(x - m) would be NaN) */
         l = m == (T)NEG_INF ? (double)m : (double)m + log((double)s);
         lr = (1 - k.smoothing) * wt * (l - xt);

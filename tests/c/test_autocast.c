@@ -12,19 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) {                                            \
-      passed++;                                            \
-    } else {                                               \
-      failed++;                                            \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-      printf(__VA_ARGS__);                                 \
-      printf("\n");                                        \
-    }                                                      \
-  } while (0)
+#include "check.h"
 
 static bt_Tensor *vec(bt_DType dt, int64_t n, const double *v) {
   return bt_from_buffer(1, &n, dt, v, BT_F64);
@@ -167,6 +155,6 @@ int main(void) {
   test_ops();
   test_threads();
   test_unscale();
-  printf("test_autocast: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  printf("test_autocast: ");
+  return check_report();
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "gradcheck.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -820,6 +820,5 @@ int main(void) {
   test_sort();
   test_one_hot();
   test_graph_hygiene();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

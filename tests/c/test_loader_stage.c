@@ -17,21 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) {                                            \
-      passed++;                                            \
-    } else {                                               \
-      failed++;                                            \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-      printf(__VA_ARGS__);                                 \
-      printf("\n");                                        \
-    }                                                      \
-  } while (0)
-
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+#include "check.h"
 
 static const bt_Device CUDA0 = {BT_CUDA, 0};
 
@@ -171,6 +157,5 @@ int main(void) {
   CHECK(bt_cuda_pinned_stats(&ps) == 0 && ps.allocated == 0 && ps.num_allocs == 2 * total,
         "pinned buffers: %lld bytes still in use, %lld allocations", (long long)ps.allocated,
         (long long)ps.num_allocs);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_report();
 }

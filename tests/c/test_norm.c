@@ -15,22 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) {                                            \
-      passed++;                                            \
-    } else {                                               \
-      failed++;                                            \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-      printf(__VA_ARGS__);                                 \
-      printf("\n");                                        \
-    }                                                      \
-  } while (0)
-
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
-#define VALS(...) ((const double[]){__VA_ARGS__})
+#include "gradcheck.h"
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -58,19 +43,6 @@ static bt_Tensor *lcg(int ndim, const int64_t *shape, uint64_t seed, double scal
   bt_Tensor *t = bt_from_buffer(ndim, shape, BT_F64, v, BT_F64);
   free(v);
   return t;
-}
-
-static bt_Tensor *weights_like(const bt_Tensor *t, uint64_t seed) {
-  return lcg(t->ndim, t->shape, seed, 1, 0);
-}
-
-static bt_Tensor *copy_of(const bt_Tensor *t) {
-  int64_t n = bt_numel(t);
-  double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-  bt_to_doubles(t, v);
-  bt_Tensor *c = bt_from_buffer(t->ndim, t->shape, BT_F64, v, BT_F64);
-  free(v);
-  return c;
 }
 
 static bool near(double a, double b, double tol) { return fabs(a - b) <= tol * (1 + fabs(b)); }
@@ -102,104 +74,6 @@ static double max_abs_diff(const bt_Tensor *a, const bt_Tensor *b) {
   double m = 0;
   for (int64_t i = 0; i < bt_numel(a); i++) m = fmax(m, fabs(bt_get_flat(a, i) - bt_get_flat(b, i)));
   return m;
-}
-
-/* ---- gradient checks ------------------------------------------------------------------------- */
-
-/* The op under test as a function of the checked input x; ud holds the rest. */
-typedef bt_Tensor *(*OpFn)(bt_Tensor *x, void *ud);
-
-/* sum(op(x) * w), or sum(op(x)^2 * w) when squared (for second order). */
-static bt_Tensor *objective(OpFn f, bt_Tensor *x, void *ud, uint64_t seed, bool squared) {
-  bt_Tensor *y = f(x, ud);
-  if (!y) return NULL;
-  bt_Tensor *w = weights_like(y, seed);
-  bt_Tensor *y2 = squared ? bt_mul(y, y) : (bt_retain(y), y);
-  bt_Tensor *p = bt_mul(y2, w), *s = p ? bt_sum(p, BT_REDUCE_ALL, false) : NULL;
-  bt_release(y); bt_release(w); bt_release(y2); bt_release(p);
-  return s;
-}
-
-typedef double (*ValueFn)(OpFn f, bt_Tensor *x, void *ud);
-
-static double first_value(OpFn f, bt_Tensor *x, void *ud) {
-  bool prev = bt_set_grad_enabled(false);
-  bt_Tensor *s = objective(f, x, ud, 7, false);
-  bt_set_grad_enabled(prev);
-  double v = s ? bt_get_flat(s, 0) : NAN;
-  bt_release(s);
-  return v;
-}
-
-static void compare_fd(const char *label, const bt_Tensor *x0, const bt_Tensor *grad, OpFn f,
-                       void *ud, ValueFn value) {
-  if (!grad) {
-    CHECK(false, "%s: no gradient: %s", label, bt_errmsg());
-    return;
-  }
-  const double h = 1e-6;
-  int64_t n = bt_numel(x0);
-  int bad = 0;
-  for (int64_t i = 0; i < n; i++) {
-    bt_Tensor *xp = copy_of(x0), *xm = copy_of(x0);
-    int64_t at[BT_MAX_DIMS], r = i;
-    for (int d = x0->ndim - 1; d >= 0; d--) {
-      at[d] = r % x0->shape[d];
-      r /= x0->shape[d];
-    }
-    double v = bt_get_flat(x0, i);
-    bt_set(xp, at, v + h);
-    bt_set(xm, at, v - h);
-    double num = (value(f, xp, ud) - value(f, xm, ud)) / (2 * h), ana = bt_get_flat(grad, i);
-    if (!near(ana, num, 1e-6) && bad++ < 3)
-      printf("  %s: d/dx[%lld]: analytic %.9g, numeric %.9g\n", label, (long long)i, ana, num);
-    bt_release(xp);
-    bt_release(xm);
-  }
-  CHECK(bad == 0, "%s: %d of %lld gradient elements differ from finite differences", label, bad,
-        (long long)n);
-}
-
-static void gradcheck(const char *label, OpFn f, const bt_Tensor *x0, void *ud) {
-  bt_Tensor *x = copy_of(x0);
-  bt_requires_grad_(x, true);
-  bt_Tensor *s = objective(f, x, ud, 7, false);
-  if (!s || bt_backward(1, &s, NULL, NULL) < 0) CHECK(false, "%s: forward/backward: %s", label, bt_errmsg());
-  else compare_fd(label, x0, x->grad, f, ud, first_value);
-  bt_release(s);
-  bt_release(x);
-}
-
-/* H(x) = sum(grad_x sum(op(x)^2 w) * v). */
-static bt_Tensor *grad_objective(OpFn f, bt_Tensor *x, void *ud, bool create) {
-  bt_Tensor *s = objective(f, x, ud, 11, true), *g = NULL;
-  bt_BackwardOpts opts = {.create_graph = create};
-  if (!s || bt_grad(1, &s, NULL, 1, &x, &g, &opts) < 0) {
-    bt_release(s);
-    return NULL;
-  }
-  bt_Tensor *v = weights_like(x, 13);
-  bt_Tensor *p = bt_mul(g, v), *h = p ? bt_sum(p, BT_REDUCE_ALL, false) : NULL;
-  bt_release(s); bt_release(g); bt_release(v); bt_release(p);
-  return h;
-}
-
-static double second_value(OpFn f, bt_Tensor *x, void *ud) {
-  bt_requires_grad_(x, true);
-  bt_Tensor *h = grad_objective(f, x, ud, false);
-  double v = h ? bt_get_flat(h, 0) : NAN;
-  bt_release(h);
-  return v;
-}
-
-static void gradgradcheck(const char *label, OpFn f, const bt_Tensor *x0, void *ud) {
-  bt_Tensor *x = copy_of(x0);
-  bt_requires_grad_(x, true);
-  bt_Tensor *h = grad_objective(f, x, ud, true);
-  if (!h || bt_backward(1, &h, NULL, NULL) < 0) CHECK(false, "%s: double backward: %s", label, bt_errmsg());
-  else compare_fd(label, x0, x->grad, f, ud, second_value);
-  bt_release(h);
-  bt_release(x);
 }
 
 /* Arguments of the ops: slot `which` of t[] is replaced by the checked input. */
@@ -550,6 +424,5 @@ int main(void) {
   test_dropout();
   test_embedding();
   test_half_and_threads();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

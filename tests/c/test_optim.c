@@ -13,21 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) {                                            \
-      passed++;                                            \
-    } else {                                               \
-      failed++;                                            \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-      printf(__VA_ARGS__);                                 \
-      printf("\n");                                        \
-    }                                                      \
-  } while (0)
-
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+#include "check.h"
 
 static bt_Tensor *vec(bt_DType dt, int64_t n, const double *v) {
   return bt_from_buffer(1, &n, dt, v, BT_F64);
@@ -364,10 +350,10 @@ int main(void) {
   test_threads();
   test_versions_and_errors();
   test_clipping();
-  printf("%d passed, %d failed\n", passed, failed);
+  int status = check_report();
   if (bt_bytes_in_use(BT_CPU) != 0) {
     printf("FAIL: %lld bytes still in use\n", (long long)bt_bytes_in_use(BT_CPU));
     return 1;
   }
-  return failed != 0;
+  return status;
 }

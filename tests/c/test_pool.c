@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "gradcheck.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -400,6 +400,5 @@ int main(void) {
   test_errors();
   test_gradients();
   test_misc();
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return check_report();
 }

@@ -804,21 +804,31 @@ end, true)
 
 -- ---- the runner ------------------------------------------------------------------------------
 
-function M.run(filter)
+-- Runs the tests of a suite (a list of {name =, fn =, gpu_only =}) whose names
+-- match filter (a Lua pattern; all when nil), the GPU-only ones aside in fake
+-- mode: a line per test, its name and "ok  N.NN s" or FAIL and the traceback,
+-- then "GPU tests: N passed, M failed (T s CPU time)" (tests/gpu/run.sh and
+-- tests/lua/gpu_fake_spec.lua read both). opts.label names the suite in that
+-- line ('conv': "GPU conv tests: ..."), opts.width the name column (62), and
+-- opts.wall times by the wall clock instead of CPU time. Returns passed, failed.
+function M.run_tests(list, filter, opts)
+  opts = opts or {}
+  local clock = opts.wall and (brasa.clock or require('brasa.progress').clock) or os.clock
+  local name_format = '%-' .. (opts.width or 62) .. 's'
   local passed, failed = 0, 0
-  local t00 = os.clock()
-  for _, t in ipairs(tests) do
+  local t00 = clock()
+  for _, t in ipairs(list) do
     if (not filter or t.name:match(filter)) and not (FAKE and t.gpu_only) then
-      io.write(string.format('%-62s', t.name))
+      io.write(string.format(name_format, t.name))
       io.stdout:flush()   -- the name is out before a crash, if one comes
-      local t0 = os.clock()
+      local t0 = clock()
       local ok, err = xpcall(function()
         t.fn()
         if not FAKE then cuda.synchronize() end   -- a kernel's failure shows in its own test
       end, function(e) return debug.traceback(tostring(e), 2) end)
       if ok then
         passed = passed + 1
-        print(string.format(' ok  %6.2f s', os.clock() - t0))
+        print(string.format(' ok  %6.2f s', clock() - t0))
       else
         failed = failed + 1
         print(string.format(' FAIL\nFAIL  %s\n      %s', t.name, tostring(err):gsub('\n', '\n      ')))
@@ -827,9 +837,32 @@ function M.run(filter)
       collectgarbage()
     end
   end
-  print(string.format('GPU tests: %d passed, %d failed (%.1f s CPU time)', passed, failed, os.clock() - t00))
+  print(string.format('GPU %stests: %d passed, %d failed (%.1f s %s time)', opts.label and opts.label .. ' ' or '',
+                      passed, failed, clock() - t00, opts.wall and 'wall' or 'CPU'))
   return passed, failed
 end
+
+-- A suite's entry point, for the file `file` (its path from the source
+-- root): when brasa runs that file as its script, not when it is loaded
+-- with dofile or require, runs run(arg[1]) and exits 0 when nothing failed,
+-- 1 otherwise; without a usable GPU (and outside fake mode) it prints
+-- "SKIP file: no usable GPU: why" and exits 0.
+function M.main(file, run)
+  local name = file:match('[^/]+$')
+  if not (arg and arg[0] and arg[0]:sub(-#name) == name) then return end
+  if FAKE then
+    print('FAKE GPU: the CPU stands in for the GPU (a check of the suite itself)')
+  elseif not cuda.is_available() then
+    print('SKIP ' .. file .. ': no usable GPU: ' .. cuda.status())
+    os.exit(0)
+  else
+    print('GPU: ' .. cuda.device_name(0) .. ' (' .. cuda.device_count() .. ' device(s))')
+  end
+  local _, failed = run(arg[1])
+  os.exit(failed == 0 and 0 or 1)
+end
+
+function M.run(filter) return M.run_tests(tests, filter) end
 
 M.tests = tests
 -- The harness, for the suites that extend this one (tests/gpu/test_gpu_*.lua).
@@ -837,20 +870,6 @@ M.FAKE, M.DEV, M.TOL = FAKE, DEV, TOL
 M.close, M.expect_error, M.values, M.pair, M.grad_pair = close, expect_error, values, pair, grad_pair
 M.test = test
 
-local script = arg and arg[0] and arg[0]:match('test_gpu%.lua$')
-if script then
-  if FAKE then
-    print('FAKE GPU: the CPU stands in for the GPU (a check of the suite itself)')
-    local _, failed = M.run(arg[1])
-    os.exit(failed == 0 and 0 or 1)
-  end
-  if not cuda.is_available() then
-    print('SKIP tests/gpu/test_gpu.lua: no usable GPU: ' .. cuda.status())
-    os.exit(0)
-  end
-  print('GPU: ' .. cuda.device_name(0) .. ' (' .. cuda.device_count() .. ' device(s))')
-  local _, failed = M.run(arg[1])
-  os.exit(failed == 0 and 0 or 1)
-end
+M.main('tests/gpu/test_gpu.lua', M.run)
 
 return M

@@ -212,32 +212,10 @@ end)
 
 -- ---- the runner -----------------------------------------------------------------------------------
 
-function M.run(filter)
-  local saved = H.tests
-  local passed, failed = 0, 0
-  -- test_gpu's runner, on this suite's tests
-  for i = #saved, 1, -1 do saved[i] = nil end
-  for i, t in ipairs(tests) do saved[i] = t end
-  passed, failed = H.run(filter)
-  return passed, failed
-end
+function M.run(filter) return H.run_tests(tests, filter) end
 
 M.tests = tests
 
-local script = arg and arg[0] and arg[0]:match('test_gpu_amp%.lua$')
-if script then
-  if FAKE then
-    print('FAKE GPU: the CPU stands in for the GPU (a check of the suite itself)')
-    local _, failed = M.run(arg[1])
-    os.exit(failed == 0 and 0 or 1)
-  end
-  if not brasa.cuda.is_available() then
-    print('SKIP tests/gpu/test_gpu_amp.lua: no usable GPU: ' .. brasa.cuda.status())
-    os.exit(0)
-  end
-  print('GPU: ' .. brasa.cuda.device_name(0) .. ' (' .. brasa.cuda.device_count() .. ' device(s))')
-  local _, failed = M.run(arg[1])
-  os.exit(failed == 0 and 0 or 1)
-end
+H.main('tests/gpu/test_gpu_amp.lua', M.run)
 
 return M

@@ -146,16 +146,22 @@ local function conv_specs(c)
   return {x, {shape = c[3]}, c[4] and {shape = {oc}} or false}
 end
 
-test('conv2d: output and gradients of x, w, b (f32, f64, f16, bf16)', function()
-  for _, c in ipairs(CONV2D) do
+-- Each case {label, x, w, bias, opts} of the convolution f (F.conv2d, ...)
+-- in every float dtype, with the inputs specs(case).
+local function check_cases(name, f, cases, specs)
+  for _, c in ipairs(cases) do
     for _, dt in ipairs(FLOATS) do
       local opts = c[5]
-      check_graph('conv2d ' .. c[1], conv_specs(c), function(x, w, b)
-        if b then return F.conv2d(x, w, b, opts) end
-        return F.conv2d(x, w, opts)
+      check_graph(name .. ' ' .. c[1], specs(c), function(x, w, b)
+        if b then return f(x, w, b, opts) end
+        return f(x, w, opts)
       end, dt)
     end
   end
+end
+
+test('conv2d: output and gradients of x, w, b (f32, f64, f16, bf16)', function()
+  check_cases('conv2d', F.conv2d, CONV2D, conv_specs)
 end)
 
 test('conv1d: stride, dilation, groups, asymmetric and same padding', function()
@@ -165,15 +171,7 @@ test('conv1d: stride, dilation, groups, asymmetric and same padding', function()
     {"'same', even kernel", {2, 3, 11}, {5, 3, 4}, true, {padding = 'same'}},
     {'no bias, stride 3', {2, 2, 13}, {3, 2, 3}, false, {stride = 3, padding = 1}},
   }
-  for _, c in ipairs(cases) do
-    for _, dt in ipairs(FLOATS) do
-      local opts = c[5]
-      check_graph('conv1d ' .. c[1], conv_specs(c), function(x, w, b)
-        if b then return F.conv1d(x, w, b, opts) end
-        return F.conv1d(x, w, opts)
-      end, dt)
-    end
-  end
+  check_cases('conv1d', F.conv1d, cases, conv_specs)
 end)
 
 test('conv_transpose2d and conv_transpose1d: output_padding, groups, asymmetric padding', function()
@@ -186,16 +184,9 @@ test('conv_transpose2d and conv_transpose1d: output_padding, groups, asymmetric 
     -- output is read by no window of the convolution it transposes
     {'unread trailing rows', {1, 2, 4, 4}, {2, 3, 2, 2}, 3, {dilation = 2, output_padding = 1}},
   }
-  for _, c in ipairs(cases2) do
-    for _, dt in ipairs(FLOATS) do
-      local opts = c[5]
-      local specs = {{shape = c[2]}, {shape = c[3]}, c[4] and {shape = {c[4]}} or false}
-      check_graph('conv_transpose2d ' .. c[1], specs, function(x, w, b)
-        if b then return F.conv_transpose2d(x, w, b, opts) end
-        return F.conv_transpose2d(x, w, opts)
-      end, dt)
-    end
-  end
+  check_cases('conv_transpose2d', F.conv_transpose2d, cases2, function(c)
+    return {{shape = c[2]}, {shape = c[3]}, c[4] and {shape = {c[4]}} or false}
+  end)
   for _, dt in ipairs(FLOATS) do
     local opts = {stride = 3, padding = 2, output_padding = 2}
     check_graph('conv_transpose1d', {{shape = {2, 3, 7}}, {shape = {3, 2, 4}}, {shape = {2}}},
@@ -440,48 +431,8 @@ end, true)
 
 -- ---- the runner -----------------------------------------------------------------------------
 
-local function run(filter)
-  local passed, failed = 0, 0
-  local t00 = os.clock()
-  for _, t in ipairs(tests) do
-    if (not filter or t.name:match(filter)) and not (FAKE and t.gpu_only) then
-      io.write(string.format('%-62s', t.name))
-      io.stdout:flush()
-      local t0 = os.clock()
-      local ok, err = xpcall(function()
-        t.fn()
-        if not FAKE then cuda.synchronize() end
-      end, function(e) return debug.traceback(tostring(e), 2) end)
-      if ok then
-        passed = passed + 1
-        print(string.format(' ok  %6.2f s', os.clock() - t0))
-      else
-        failed = failed + 1
-        print(string.format(' FAIL\nFAIL  %s\n      %s', t.name, tostring(err):gsub('\n', '\n      ')))
-      end
-      io.stdout:flush()
-      collectgarbage()
-    end
-  end
-  print(string.format('GPU conv tests: %d passed, %d failed (%.1f s CPU time)', passed, failed,
-                      os.clock() - t00))
-  return passed, failed
-end
+local function run(filter) return H.run_tests(tests, filter, {label = 'conv'}) end
 
-local script = arg and arg[0] and arg[0]:match('test_gpu_conv%.lua$')
-if script then
-  if FAKE then
-    print('FAKE GPU: the CPU stands in for the GPU (a check of the suite itself)')
-    local _, failed = run(arg[1])
-    os.exit(failed == 0 and 0 or 1)
-  end
-  if not cuda.is_available() then
-    print('SKIP tests/gpu/test_gpu_conv.lua: no usable GPU: ' .. cuda.status())
-    os.exit(0)
-  end
-  print('GPU: ' .. cuda.device_name(0) .. ' (' .. cuda.device_count() .. ' device(s))')
-  local _, failed = run(arg[1])
-  os.exit(failed == 0 and 0 or 1)
-end
+H.main('tests/gpu/test_gpu_conv.lua', run)
 
 return {run = run, tests = tests}

@@ -20,12 +20,16 @@
 --
 -- Without a usable GPU it prints why and exits 0 (a skip). With
 -- BRASA_GPU_TEST_FAKE=1 the CPU stands in for the GPU (device 'cpu', the
--- GPU-only checks skip): a check of the tests themselves.
+-- GPU-only checks skip): a check of the tests themselves. The runner is
+-- tests/gpu/test_gpu.lua's (per-test times by the wall clock here). Used as a
+-- module (dofile), it returns {run = function(filter) -> passed, failed}.
 
 local brasa = require 'brasa'
 local cuda = brasa.cuda
+local here = debug.getinfo(1, 'S').source:match('^@(.*/)') or './'
+local H = dofile(here .. 'test_gpu.lua')   -- the harness (its tests are not run here)
 
-local FAKE = os.getenv('BRASA_GPU_TEST_FAKE') == '1'
+local FAKE = H.FAKE
 local DEV = FAKE and 'cpu' or 'cuda:0'
 local clock = brasa.clock or require('brasa.progress').clock
 
@@ -312,38 +316,8 @@ end)
 
 -- ---- the runner -------------------------------------------------------------------------------
 
-local function run(filter)
-  local passed, failed = 0, 0
-  for _, t in ipairs(tests) do
-    if (not filter or t.name:match(filter)) and not (FAKE and t.gpu_only) then
-      io.write(string.format('%-62s', t.name))
-      io.stdout:flush()
-      local t0 = clock()
-      local ok, err = xpcall(function()
-        t.fn()
-        sync()
-      end, function(e) return debug.traceback(tostring(e), 2) end)
-      if ok then
-        passed = passed + 1
-        print(string.format(' ok  %6.2f s', clock() - t0))
-      else
-        failed = failed + 1
-        print(string.format(' FAIL\nFAIL  %s\n      %s', t.name, tostring(err):gsub('\n', '\n      ')))
-      end
-      io.stdout:flush()
-      collectgarbage()
-    end
-  end
-  print(string.format('GPU tests: %d passed, %d failed', passed, failed))
-  return failed
-end
+local function run(filter) return H.run_tests(tests, filter, {wall = true}) end
 
-if FAKE then
-  print('FAKE GPU: the CPU stands in for the GPU (a check of the tests themselves)')
-elseif not cuda.is_available() then
-  print('SKIP tests/gpu/test_gpu_loader.lua: no usable GPU: ' .. cuda.status())
-  os.exit(0)
-else
-  print('GPU: ' .. cuda.device_name(0))
-end
-os.exit(run(arg and arg[1]) == 0 and 0 or 1)
+H.main('tests/gpu/test_gpu_loader.lua', run)
+
+return {run = run, tests = tests}

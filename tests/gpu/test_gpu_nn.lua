@@ -17,13 +17,12 @@
 -- and exits 0. Exit status 1 when a test failed.
 -- Used as a module (dofile), it returns {run = function(filter) -> passed, failed, tests}.
 
-local here = arg and arg[0] and arg[0]:match('^(.*/)') or 'tests/gpu/'
+local here = debug.getinfo(1, 'S').source:match('^@(.*/)') or './'
 local H = dofile(here .. 'test_gpu.lua')
 
 local brasa = require 'brasa'
 local nn = require 'brasa.nn'
 local F = require 'brasa.nn.functional'
-local cuda = brasa.cuda
 
 local FAKE, DEV = H.FAKE, H.DEV
 local close, expect_error, values = H.close, H.expect_error, H.values
@@ -492,47 +491,8 @@ end)
 
 local M = {tests = tests}
 
-function M.run(filter)
-  local passed, failed = 0, 0
-  local t00 = os.clock()
-  for _, t in ipairs(tests) do
-    if (not filter or t.name:match(filter)) and not (FAKE and t.gpu_only) then
-      io.write(string.format('%-76s', t.name))
-      io.stdout:flush()
-      local t0 = os.clock()
-      local ok, err = xpcall(function()
-        t.fn()
-        if not FAKE then cuda.synchronize() end
-      end, function(e) return debug.traceback(tostring(e), 2) end)
-      if ok then
-        passed = passed + 1
-        print(string.format(' ok  %6.2f s', os.clock() - t0))
-      else
-        failed = failed + 1
-        print(string.format(' FAIL\nFAIL  %s\n      %s', t.name, tostring(err):gsub('\n', '\n      ')))
-      end
-      io.stdout:flush()
-      collectgarbage()
-    end
-  end
-  print(string.format('GPU nn tests: %d passed, %d failed (%.1f s CPU time)', passed, failed, os.clock() - t00))
-  return passed, failed
-end
+function M.run(filter) return H.run_tests(tests, filter, {label = 'nn', width = 76}) end
 
-local script = arg and arg[0] and arg[0]:match('test_gpu_nn%.lua$')
-if script then
-  if FAKE then
-    print('FAKE GPU: the CPU stands in for the GPU (a check of the suite itself)')
-    local _, failed = M.run(arg[1])
-    os.exit(failed == 0 and 0 or 1)
-  end
-  if not cuda.is_available() then
-    print('SKIP tests/gpu/test_gpu_nn.lua: no usable GPU: ' .. cuda.status())
-    os.exit(0)
-  end
-  print('GPU: ' .. cuda.device_name(0) .. ' (' .. cuda.device_count() .. ' device(s))')
-  local _, failed = M.run(arg[1])
-  os.exit(failed == 0 and 0 or 1)
-end
+H.main('tests/gpu/test_gpu_nn.lua', M.run)
 
 return M

@@ -28,7 +28,6 @@ package.path = here .. '/?.lua;' .. package.path
 local H = require 'test_gpu'
 
 local brasa = require 'brasa'
-local cuda = brasa.cuda
 local nn, optim = brasa.nn, brasa.optim
 
 local FAKE, DEV = H.FAKE, H.DEV
@@ -465,48 +464,8 @@ end)
 
 -- ---- the runner ------------------------------------------------------------------------------
 
-local function run(filter)
-  local passed, failed = 0, 0
-  local t00 = os.clock()
-  for _, t in ipairs(tests) do
-    if (not filter or t.name:match(filter)) and not (FAKE and t.gpu_only) then
-      io.write(string.format('%-72s', t.name))
-      io.stdout:flush()
-      local t0 = os.clock()
-      local ok, err = xpcall(function()
-        t.fn()
-        if not FAKE then cuda.synchronize() end
-      end, function(e) return debug.traceback(tostring(e), 2) end)
-      if ok then
-        passed = passed + 1
-        print(string.format(' ok  %6.2f s', os.clock() - t0))
-      else
-        failed = failed + 1
-        print(string.format(' FAIL\nFAIL  %s\n      %s', t.name, tostring(err):gsub('\n', '\n      ')))
-      end
-      io.stdout:flush()
-      collectgarbage()
-    end
-  end
-  print(string.format('GPU optim tests: %d passed, %d failed (%.1f s CPU time)', passed, failed,
-                      os.clock() - t00))
-  return passed, failed
-end
+local function run(filter) return H.run_tests(tests, filter, {label = 'optim', width = 72}) end
 
-local script = arg and arg[0] and arg[0]:match('test_gpu_optim%.lua$')
-if script then
-  if FAKE then
-    print('FAKE GPU: the CPU stands in for the GPU (a check of the suite itself)')
-    local _, failed = run(arg[1])
-    os.exit(failed == 0 and 0 or 1)
-  end
-  if not cuda.is_available() then
-    print('SKIP tests/gpu/test_gpu_optim.lua: no usable GPU: ' .. cuda.status())
-    os.exit(0)
-  end
-  print('GPU: ' .. cuda.device_name(0) .. ' (' .. cuda.device_count() .. ' device(s))')
-  local _, failed = run(arg[1])
-  os.exit(failed == 0 and 0 or 1)
-end
+H.main('tests/gpu/test_gpu_optim.lua', run)
 
 return {run = run, tests = tests}

@@ -11,6 +11,7 @@ local amp = brasa.amp
 local nn, optim = brasa.nn, brasa.optim
 local F = nn.functional
 local doc = require 'brasa.doc'
+local examples = require 'doc_examples'
 
 local here = debug.getinfo(1, 'S').source:match('^@(.*/)') or './'
 
@@ -597,11 +598,6 @@ end)
 -- ---- documentation -------------------------------------------------------------------------------------
 
 describe('the documentation of brasa.amp', function()
-  local function normalize(s)
-    s = s:gsub('tensor %[[^%]]*%] [%w]+ [%w:]+[^\n]*\n', '')
-    return (s:gsub('%s+', ''))
-  end
-
   it('has an entry bound to every function', function()
     for _, k in ipairs {'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'GradScaler'} do
       assert(doc.get('brasa.amp.' .. k), 'no entry brasa.amp.' .. k)
@@ -619,33 +615,11 @@ describe('the documentation of brasa.amp', function()
     for _, name in ipairs(doc.names()) do
       if name:find('^brasa%.amp') then
         local e = doc.get(name)
-        local printed = {}
-        local chunkname = '=' .. name
-        local env = setmetatable({brasa = brasa, nn = nn, optim = optim, print = function(...)
-          local info = debug.getinfo(2, 'Sl')
-          local t = table.pack(...)
-          for i = 1, t.n do t[i] = tostring(t[i]) end
-          local line = info and info.source == chunkname and info.currentline or 0
-          printed[line] = printed[line] or {}
-          table.insert(printed[line], table.concat(t, '\t', 1, t.n))
-        end}, {__index = _G})
-        local chunk, err = load(e.example, chunkname, 't', env)
-        local ok = chunk ~= nil
-        if ok then ok, err = pcall(chunk) end
+        local ok, err, printed = examples.run(e, {brasa = brasa, nn = nn, optim = optim})
         if not ok then
           bad[#bad + 1] = name .. ': ' .. tostring(err)
         else
-          local n = 0
-          for line in (e.example .. '\n'):gmatch('([^\n]*)\n') do
-            n = n + 1
-            local shown = line:match('%-%->%s*(.-)%s*$')
-            if shown then
-              local got = printed[n] and table.concat(printed[n], ' ') or '(nothing printed)'
-              if normalize(got) ~= normalize(shown) then
-                bad[#bad + 1] = string.format('%s line %d: shows %s, printed %s', name, n, shown, got)
-              end
-            end
-          end
+          examples.compare(e, printed, bad)
         end
         off()
       end

@@ -11,6 +11,7 @@
 local brasa = require 'brasa'
 local data = brasa.data
 local doc = require 'brasa.doc'
+local examples = require 'doc_examples'
 
 -- ---- helpers ---------------------------------------------------------------
 
@@ -697,43 +698,16 @@ describe('brasa.data documentation', function()
     assert.is_truthy(doc.get(data.DataLoader({x = brasa.zeros(1, 1)}, {seed = 1}).iter))
   end)
 
-  local function normalize(s)
-    s = s:gsub('tensor %[[^%]]*%] [%w]+ [%w:]+[^\n]*\n', '')
-    return (s:gsub('%s+', ''))
-  end
-
   for _, e in ipairs(entries()) do
     local need = NEEDS[e.name]
     if need and not AVAILABLE[need] then
       pending(e.name .. ' example: ' .. need)
     else
       it('runs the example of ' .. e.name .. ' and shows what it prints', function()
-        local chunkname = '=' .. e.name
-        local printed = {}
-        local env = setmetatable({brasa = brasa, print = function(...)
-          local info = debug.getinfo(2, 'Sl')
-          local t = table.pack(...)
-          for i = 1, t.n do t[i] = tostring(t[i]) end
-          local line = info and info.source == chunkname and info.currentline or 0
-          printed[line] = printed[line] or {}
-          table.insert(printed[line], table.concat(t, '\t', 1, t.n))
-        end}, {__index = _G})
-        local chunk = assert(load(e.example, chunkname, 't', env))
-        local ok, err = pcall(chunk)
+        local ok, err, printed = examples.run(e, {brasa = brasa})
         assert(ok, tostring(err))
-        local n, prev = 0, nil
-        for line in (e.example .. '\n'):gmatch('([^\n]*)\n') do
-          n = n + 1
-          local shown = line:match('%-%->%s*(.-)%s*$')
-          local at = n
-          if line:match('^%-%->') then at = n - 1 end   -- shown on the next line
-          if shown then
-            local got = printed[at] and table.concat(printed[at], ' ') or '(nothing printed)'
-            assert(normalize(got) == normalize(shown),
-                   ('%s, line %d: shows %s, printed %s'):format(e.name, n, shown, got))
-          end
-          prev = line
-        end
+        local wrong = examples.compare(e, printed, {})
+        assert(#wrong == 0, table.concat(wrong, '\n'))
       end)
     end
   end

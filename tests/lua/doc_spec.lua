@@ -21,6 +21,7 @@
 
 local brasa = require 'brasa'
 local doc = require 'brasa.doc'
+local examples = require 'doc_examples'
 
 -- Submodule tables documented (and tested) on their own.
 local SUBMODULES = {nn = true, optim = true, data = true, metrics = true, callbacks = true,
@@ -63,35 +64,13 @@ local function restore_state(s)
   brasa.clear_interrupt()
 end
 
--- Runs one example; returns ok, err and what print wrote, by line.
+-- Runs one example (nn and optim bound as the brasa REPL binds them);
+-- returns ok, err and what print wrote, by line.
 local function run_example(e)
-  local chunkname = '=' .. e.name
-  local printed = {}   -- line -> list of outputs
-  local function print_(...)
-    local info = debug.getinfo(2, 'Sl')
-    local t = table.pack(...)
-    for i = 1, t.n do t[i] = tostring(t[i]) end
-    local line = info and info.source == chunkname and info.currentline or 0
-    printed[line] = printed[line] or {}
-    table.insert(printed[line], table.concat(t, '\t', 1, t.n))
-  end
-  -- nn and optim as the brasa REPL binds them
-  local env = setmetatable({brasa = brasa, print = print_}, {__index = function(_, k)
-    if k == 'nn' or k == 'optim' then return brasa[k] end
-    return _G[k]
-  end})
-  local chunk, err = load(e.example, chunkname, 't', env)
-  if not chunk then return false, err, printed end
   local state = save_state()
-  local ok, msg = pcall(chunk)
+  local ok, msg, printed = examples.run(e, {brasa = brasa, nn = brasa.nn, optim = brasa.optim})
   restore_state(state)
   return ok, msg, printed
-end
-
--- Output as compared: tensor header lines and all whitespace removed.
-local function normalize(s)
-  s = s:gsub('tensor %[[^%]]*%] [%w]+ [%w:]+[^\n]*\n', '')
-  return (s:gsub('%s+', ''))
 end
 
 describe('the documentation registry', function()
@@ -158,20 +137,7 @@ describe('the documentation registry', function()
         local ok, _, printed = run_example(e)
         r = {ok = ok, printed = printed}
       end
-      if r.ok then
-        local n = 0
-        for line in (e.example .. '\n'):gmatch('([^\n]*)\n') do
-          n = n + 1
-          local shown = line:match('%-%->%s*(.-)%s*$')
-          if shown then
-            local got = r.printed[n] and table.concat(r.printed[n], ' ') or '(nothing printed on this line)'
-            if normalize(got) ~= normalize(shown) then
-              wrong[#wrong + 1] = string.format('%s, line %d: shows %s\n      printed %s', e.name, n, shown,
-                                                (got:gsub('\n', ' ')))
-            end
-          end
-        end
-      end
+      if r.ok then examples.compare(e, r.printed, wrong) end
     end
     assert(#wrong == 0, #wrong .. ' example results differ:\n  ' .. table.concat(wrong, '\n  '))
   end)

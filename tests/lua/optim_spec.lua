@@ -10,6 +10,7 @@ local ref = dofile(here .. '../golden/torch_optim_ref.lua')
 local brasa = require 'brasa'
 local optim = require 'brasa.optim'
 local doc = require 'brasa.doc'
+local examples = require 'doc_examples'
 
 -- ---- helpers -------------------------------------------------------------------------
 
@@ -595,43 +596,16 @@ describe('the documentation of brasa.optim', function()
     assert(#missing == 0, 'without a doc entry: ' .. table.concat(missing, ', '))
   end)
 
-  local function normalize(s)
-    s = s:gsub('tensor %[[^%]]*%] [%w]+ [%w:]+[^\n]*\n', '')
-    return (s:gsub('%s+', ''))
-  end
-
   it('runs every example and shows what it prints', function()
     local bad = {}
     for _, name in ipairs(doc.names()) do
       if name:find('^brasa%.optim') then
         local e = doc.get(name)
-        local printed = {}
-        local chunkname = '=' .. name
-        local env = setmetatable({brasa = brasa, optim = optim, print = function(...)
-          local info = debug.getinfo(2, 'Sl')
-          local t = table.pack(...)
-          for i = 1, t.n do t[i] = tostring(t[i]) end
-          local line = info and info.source == chunkname and info.currentline or 0
-          printed[line] = printed[line] or {}
-          table.insert(printed[line], table.concat(t, '\t', 1, t.n))
-        end}, {__index = _G})
-        local chunk, err = load(e.example, chunkname, 't', env)
-        local ok = chunk ~= nil
-        if ok then ok, err = pcall(chunk) end
+        local ok, err, printed = examples.run(e, {brasa = brasa, optim = optim})
         if not ok then
           bad[#bad + 1] = name .. ': ' .. tostring(err)
         else
-          local n = 0
-          for line in (e.example .. '\n'):gmatch('([^\n]*)\n') do
-            n = n + 1
-            local shown = line:match('%-%->%s*(.-)%s*$')
-            if shown then
-              local got = printed[n] and table.concat(printed[n], ' ') or '(nothing printed)'
-              if normalize(got) ~= normalize(shown) then
-                bad[#bad + 1] = string.format('%s line %d: shows %s, printed %s', name, n, shown, got)
-              end
-            end
-          end
+          examples.compare(e, printed, bad)
         end
       end
     end

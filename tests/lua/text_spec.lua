@@ -5,6 +5,7 @@
 
 local brasa = require 'brasa'
 local doc = require 'brasa.doc'
+local examples = require 'doc_examples'
 local text = brasa.text
 
 local FORTUNES_MSG = 'needs the Debian packages fortunes and fortunes-min (apt-get install fortunes fortunes-min)'
@@ -231,36 +232,13 @@ describe('brasa.text documentation', function()
     assert(#missing == 0, 'without a bound entry: ' .. table.concat(missing, ', '))
   end)
 
-  local function normalize(s)
-    s = s:gsub('tensor %[[^%]]*%] [%w]+ [%w:]+[^\n]*\n', '')
-    return (s:gsub('%s+', ''))
-  end
-
   for _, e in ipairs(entries) do
-    local name = e[1]
-    it('runs the example of ' .. name .. ' and shows what it prints', function()
-      local chunkname = '=' .. name
-      local printed = {}
-      local env = setmetatable({brasa = brasa, print = function(...)
-        local info = debug.getinfo(2, 'Sl')
-        local t = table.pack(...)
-        for i = 1, t.n do t[i] = tostring(t[i]) end
-        local line = info and info.source == chunkname and info.currentline or 0
-        printed[line] = printed[line] or {}
-        table.insert(printed[line], table.concat(t, '\t', 1, t.n))
-      end}, {__index = _G})
-      local chunk = assert(load(e.example, chunkname, 't', env))
-      local ok, err = pcall(chunk)
+    local entry = {name = e[1], example = e.example}
+    it('runs the example of ' .. entry.name .. ' and shows what it prints', function()
+      local ok, err, printed = examples.run(entry, {brasa = brasa})
       assert(ok, tostring(err))
-      local n = 0
-      for line in (e.example .. '\n'):gmatch('([^\n]*)\n') do
-        n = n + 1
-        local shown = line:match('%-%->%s*(.-)%s*$')
-        if shown then
-          local got = printed[n] and table.concat(printed[n], ' ') or '(nothing printed)'
-          assert(normalize(got) == normalize(shown), ('%s, line %d: shows %s, printed %s'):format(name, n, shown, got))
-        end
-      end
+      local wrong = examples.compare(entry, printed, {})
+      assert(#wrong == 0, table.concat(wrong, '\n'))
     end)
   end
 end)

@@ -8,6 +8,7 @@ local brasa = require 'brasa'
 local nn, optim = brasa.nn, brasa.optim
 local callbacks = brasa.callbacks
 local doc = require 'brasa.doc'
+local examples = require 'doc_examples'
 
 -- A small separable problem: class 2 when the first feature is positive.
 local function toy(n, seed)
@@ -731,30 +732,6 @@ describe('the training documentation', function()
     return list
   end
 
-  local function normalize(s)
-    s = s:gsub('tensor %[[^%]]*%] [%w]+ [%w:]+[^\n]*\n', '')
-    return (s:gsub('%s+', ''))
-  end
-
-  -- Runs an example; returns ok, err and what print wrote, by line.
-  local function run_example(e)
-    local chunkname = '=' .. e.name
-    local printed = {}
-    local function print_(...)
-      local info = debug.getinfo(2, 'Sl')
-      local t = table.pack(...)
-      for i = 1, t.n do t[i] = tostring(t[i]) end
-      local line = info and info.source == chunkname and info.currentline or 0
-      printed[line] = printed[line] or {}
-      table.insert(printed[line], table.concat(t, '\t', 1, t.n))
-    end
-    local env = setmetatable({brasa = brasa, print = print_, nn = nn, optim = optim}, {__index = _G})
-    local chunk, err = load(e.example, chunkname, 't', env)
-    if not chunk then return false, err, printed end
-    local ok, msg = pcall(chunk)
-    return ok, msg, printed
-  end
-
   it('documents every public function of the training modules', function()
     local missing = {}
     for _, name in ipairs {'metrics', 'callbacks', 'serialize', 'progress', 'train'} do
@@ -780,21 +757,11 @@ describe('the training documentation', function()
     local failed, wrong = {}, {}
     with_stdout(function()
       for _, e in ipairs(entries()) do
-        local ok, err, printed = run_example(e)
+        local ok, err, printed = examples.run(e, {brasa = brasa, nn = nn, optim = optim})
         if not ok then
           failed[#failed + 1] = e.name .. ': ' .. tostring(err)
         else
-          local n = 0
-          for line in (e.example .. '\n'):gmatch('([^\n]*)\n') do
-            n = n + 1
-            local shown = line:match('%-%->%s*(.-)%s*$')
-            if shown then
-              local got = printed[n] and table.concat(printed[n], ' ') or '(nothing printed)'
-              if normalize(got) ~= normalize(shown) then
-                wrong[#wrong + 1] = string.format('%s, line %d: shows %s, printed %s', e.name, n, shown, got)
-              end
-            end
-          end
+          examples.compare(e, printed, wrong)
         end
       end
     end)
