@@ -455,7 +455,11 @@ static int pmain(lua_State *L) {
   if (!runargs(L, argv, optlim)) return 0;
   /* A lesson that fails ends the run, except on a terminal: the prompt
   ** that follows is where its variables can be looked at. */
-  if (lesson.id != NULL && handle_lesson(L) != LUA_OK && !interactive) return 0;
+  if (lesson.id != NULL) {
+    /* On a terminal the lesson's prompt is the REPL's line editor. */
+    if (interactive) repl_terminal_begin(L);
+    if (handle_lesson(L) != LUA_OK && !interactive) return 0;
+  }
   if (script > 0 && handle_script(L, argv + script) != LUA_OK) return 0;
   if (interactive)
     repl_interactive(L);

@@ -404,7 +404,39 @@ static int read_entry(lua_State *L, Text *src, Text *code, int *state) {
   return READ_ENTRY;
 }
 
-void repl_interactive(lua_State *L) {
+/* brasa_repl.readline(prompt) -> the line typed; nil at end of input
+** (Ctrl-D), false after Ctrl-C. The REPL's own line editor (history,
+** completion, Ctrl-C handling) for Lua code that asks the user something,
+** such as a lesson's prompt. The line joins the history only through
+** brasa_repl.add_history (the caller knows which lines are worth it). */
+static int l_readline(lua_State *L) {
+  const char *prompt = luaL_optstring(L, 1, "");
+  bool cancelled;
+  char *line = read_line(prompt, &cancelled);
+  if (line == NULL) {
+    if (cancelled)
+      lua_pushboolean(L, 0);
+    else
+      lua_pushnil(L);
+    return 1;
+  }
+  lua_pushstring(L, line);
+  free(line);
+  return 1;
+}
+
+/* brasa_repl.add_history(line): adds a line to the REPL's history. */
+static int l_add_history(lua_State *L) {
+  size_t len;
+  const char *line = luaL_checklstring(L, 1, &len);
+  if (!blank(line, len)) history_add(line);
+  return 0;
+}
+
+static bool terminal_ready;
+
+void repl_terminal_begin(lua_State *L) {
+  if (terminal_ready) return;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = winch_handler;
@@ -413,9 +445,34 @@ void repl_interactive(lua_State *L) {
   sigaction(SIGWINCH, &sa, NULL);
   rl_catch_signals = 0;  /* our handlers: see interrupt.c */
   rl_catch_sigwinch = 0;
-  msg_prefix = "";
   history_open();
   complete_init(L);
+  if (lua_getglobal(L, "brasa_repl") == LUA_TTABLE) {
+    lua_pushcfunction(L, l_readline);
+    lua_setfield(L, -2, "readline");
+    lua_pushcfunction(L, l_add_history);
+    lua_setfield(L, -2, "add_history");
+  }
+  lua_pop(L, 1);
+  terminal_ready = true;
+}
+
+void repl_terminal_end(lua_State *L) {
+  if (!terminal_ready) return;
+  if (lua_getglobal(L, "brasa_repl") == LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_setfield(L, -2, "readline");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "add_history");
+  }
+  lua_pop(L, 1);
+  history_close();
+  terminal_ready = false;
+}
+
+void repl_interactive(lua_State *L) {
+  repl_terminal_begin(L);
+  msg_prefix = "";
   Text src = {0}, code = {0};
   for (;;) {
     int state;
@@ -434,7 +491,7 @@ void repl_interactive(lua_State *L) {
   fflush(stdout);
   text_free(&src);
   text_free(&code);
-  history_close();
+  repl_terminal_end(L);
   msg_prefix = BRASA_PROGNAME ": ";
 }
 

@@ -45,6 +45,14 @@ bool repl_getfield(lua_State *L, const char *name);
 /* The interactive loop on a terminal, with readline. Returns at end of input. */
 void repl_interactive(lua_State *L);
 
+/* Sets up the terminal for readline (signals, history, completion) and
+** installs brasa_repl.readline, the line editor for Lua code (a lesson's
+** prompt); repl_interactive calls it, as does a lesson run from the
+** command line before the REPL. Idempotent; repl_terminal_end undoes it
+** (saving the history). */
+void repl_terminal_begin(lua_State *L);
+void repl_terminal_end(lua_State *L);
+
 /* Runs stdin when it is not a terminal (or for `brasa -`): as a script when
 ** it compiles as one (as lua.c does), as an expression whose values print
 ** (`echo 1+1 | brasa`), otherwise as REPL entries, as if typed. Returns

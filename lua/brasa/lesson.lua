@@ -150,6 +150,18 @@ local COMMANDS = {
   ['?'] = 'help', h = 'help', help = 'help', ayuda = 'help',
 }
 
+-- The command a line typed at the lesson's prompt names (nil: Lua code).
+local function command_of(line)
+  line = line:gsub('^%s+', ''):gsub('%s+$', '')
+  local word = line:match('^(%S+)%s+%d+$')
+  if word and (word:lower() == 'g' or word:lower() == 'go' or word:lower() == 'ir') then
+    return 'goto'
+  end
+  return COMMANDS[line:lower()]
+end
+
+local function is_command(line) return command_of(line) ~= nil end
+
 ---------------------------------------------------------------------------
 -- Language and texts
 ---------------------------------------------------------------------------
@@ -511,6 +523,22 @@ local function read_stdin(prompt)
   return io.stdin:read('l')
 end
 
+-- The lesson's prompt: in the brasa REPL on a terminal, its own line editor
+-- (brasa_repl.readline: history, completion, Ctrl-C); elsewhere plain stdin.
+local function default_input()
+  local r = rawget(_G, 'brasa_repl')
+  local readline = type(r) == 'table' and r.readline
+  if not readline then return read_stdin end
+  return function(prompt)
+    -- readline measures the prompt's width: colour codes go between \1 and \2
+    local line = readline((prompt:gsub('\27%[[%d;]*m', '\1%0\2')))
+    if line == false then error('interrupted!', 0) end   -- Ctrl-C, as the REPL raises it
+    -- Lua typed at the lesson's prompt joins the REPL's history; its commands do not
+    if line and not is_command(line) then r.add_history(line) end
+    return line
+  end
+end
+
 local function write_stdout(s)
   io.stdout:write(s)
   io.stdout:flush()
@@ -544,7 +572,7 @@ function M.run(what, opts)
   local steps, n = lesson.steps, #lesson.steps
   local env = opts.env or default_env()
   local out = opts.output or write_stdout
-  local input = opts.input or read_stdin
+  local input = opts.input or default_input()
   local repl = repl_module()
   local color = opts.color
   if color == nil then color = repl ~= nil and repl.options.color or false end
@@ -704,11 +732,8 @@ function M.run(what, opts)
         break
       end
       line = line:gsub('^%s+', ''):gsub('%s+$', '')
-      local word, arg = line:match('^(%S+)%s+(%d+)$')
-      local cmd = COMMANDS[line:lower()]
-      if word and (word:lower() == 'g' or word:lower() == 'go' or word:lower() == 'ir') then
-        cmd = 'goto'
-      end
+      local arg = line:match('^%S+%s+(%d+)$')
+      local cmd = command_of(line)
       if cmd == 'enter' then
         if not ran_here then
           run_step(i)
