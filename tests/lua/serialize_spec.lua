@@ -343,7 +343,7 @@ m:save(%q)
     local lua = arg and arg[-1] or 'lua5.4'
     if lua:find('busted') then lua = 'lua5.4' end
     local script = string.format([[
-lua5.4 %s & pid=$!
+%s %s & pid=$!
 for i in $(seq 1 3000); do
   if ls %s/.model.safetensors.tmp-* >/dev/null 2>&1; then break; fi
   sleep 0.01
@@ -351,7 +351,7 @@ done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 ls %s/.model.safetensors.tmp-* >/dev/null 2>&1 && echo killed-during-write
-]], child, dir, dir)
+]], lua, child, dir, dir)
     local p = io.popen(script)
     local out = p:read('a')
     p:close()
