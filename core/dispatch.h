@@ -114,10 +114,11 @@ typedef struct bt_Backend {
                     const bt_Tensor *weight, const bt_Tensor *bias, bt_Tensor *running_mean,
                     bt_Tensor *running_var, bool training, double momentum, double eps);
   /* Closed-form backward; g, x and gx [N, C, S]; gx, gw, gb ([C]) may be NULL.
-  ** training: the statistics depend on x; otherwise they are constants. */
+  ** training: the statistics depend on x; otherwise they are constants.
+  ** eps: the forward's (invstd already holds it; cuDNN asks for it again). */
   int (*batch_norm_backward)(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
                              const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
-                             const bt_Tensor *invstd, bool training);
+                             const bt_Tensor *invstd, bool training, double eps);
   /* x, y [M, K] (rows normalised); weight, bias [K] or NULL; mean, invstd [M]. */
   int (*layer_norm)(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Tensor *x,
                     const bt_Tensor *weight, const bt_Tensor *bias, double eps);

@@ -53,7 +53,7 @@ int bt_cpu_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt
                       bt_Tensor *running_var, bool training, double momentum, double eps);
 int bt_cpu_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
                                const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
-                               const bt_Tensor *invstd, bool training);
+                               const bt_Tensor *invstd, bool training, double eps);
 int bt_cpu_layer_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Tensor *x,
                       const bt_Tensor *weight, const bt_Tensor *bias, double eps);
 int bt_cpu_layer_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,

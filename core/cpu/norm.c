@@ -340,7 +340,7 @@ int bt_cpu_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt
 **   otherwise gx = w invstd g. */
 int bt_cpu_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
                                const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
-                               const bt_Tensor *invstd, bool training) {
+                               const bt_Tensor *invstd, bool training, double eps) {
   int64_t C = x->shape[1];
   double *buf = scratch("batch_norm_backward", 7 * C);
   if (!buf) return -1;

@@ -107,7 +107,7 @@ int btc_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Te
 }
 int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
                             const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
-                            const bt_Tensor *invstd, bool training) {
+                            const bt_Tensor *invstd, bool training, double eps) {
   return btc_bn_backward(gx, gw, gb, g, x, weight, mean, invstd, training);
 }
 #else
@@ -965,18 +965,17 @@ int btc_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Te
 
 int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
                             const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
-                            const bt_Tensor *invstd, bool training) {
+                            const bt_Tensor *invstd, bool training, double eps) {
   const char *op = "batch_norm_backward";
   if (btc_use(x) < 0) return -1;
   if (x->dtype != BT_F32 && x->dtype != BT_F64)
     return bt_seterr("%s: no CUDA kernel for %s", op, bt_dtype_name(x->dtype));
   /* cuDNN's backward is for batch statistics and always writes gx; the
-  ** rest (evaluation mode, or only gw/gb wanted) is channel.cu's. eps:
-  ** cuDNN reads the saved mean and invstd instead of recomputing them, so
-  ** it only has to be valid (>= CUDNN_BN_MIN_EPSILON); the kernel contract
-  ** does not carry the forward's. */
+  ** rest (evaluation mode, or only gw/gb wanted) is channel.cu's. cuDNN
+  ** reads the saved mean and invstd, and gets the forward's eps too (its
+  ** documentation asks for the same value in both passes). */
   const bt_Tensor *ops[8] = {gx, gw, gb, g, x, weight, mean, invstd};
-  if (!training || !gx || !bn_by_cudnn(x, true, 1e-5) || !bn_aligned(8, ops))
+  if (!training || !gx || !bn_by_cudnn(x, true, eps) || !bn_aligned(8, ops))
     return btc_bn_backward(gx, gw, gb, g, x, weight, mean, invstd, training);
   cudnnHandle_t h = dn_handle(op);
   if (!h) return -1;
@@ -1000,7 +999,7 @@ int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const b
     const void *pone = scalar(x->dtype, &one, 1), *pzero = scalar(x->dtype, &zero, 0);
     cudnnStatus_t s = dn.cudnnBatchNormalizationBackward(
         h, CUDNN_BATCHNORM_SPATIAL, pone, pzero, pone, pzero, xd, bt_data(x), xd, bt_data(g), xd,
-        bt_data(gx), pd, bt_data(w), pgw, pgb, 1e-5, bt_data(mean), bt_data(invstd));
+        bt_data(gx), pd, bt_data(w), pgw, pgb, eps, bt_data(mean), bt_data(invstd));
     if (s) rc = dn_fail(s, op, "cudnnBatchNormalizationBackward", bt_shp(x));
   }
   BT_RELEASE(w1, scratch);

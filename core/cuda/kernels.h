@@ -53,7 +53,7 @@ int btc_batch_norm(bt_Tensor *y, bt_Tensor *mean, bt_Tensor *invstd, const bt_Te
                    bt_Tensor *running_var, bool training, double momentum, double eps);
 int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const bt_Tensor *g,
                             const bt_Tensor *x, const bt_Tensor *weight, const bt_Tensor *mean,
-                            const bt_Tensor *invstd, bool training);
+                            const bt_Tensor *invstd, bool training, double eps);
 /* @end conv kernels */
 /* @section pool kernels */
 int btc_max_pool2d(bt_Tensor *out, bt_Tensor *indices, const bt_Tensor *in, const bt_PoolOpts *o);   /* pool.cu */

@@ -114,7 +114,7 @@ static int batch_norm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   bt_Tensor *x = n->saved[0], *mean = n->saved[1], *invstd = n->saved[2];
   bt_Tensor *w = n->i[1] ? n->saved[3] : NULL;
   int (*k)(bt_Tensor *, bt_Tensor *, bt_Tensor *, const bt_Tensor *, const bt_Tensor *,
-           const bt_Tensor *, const bt_Tensor *, const bt_Tensor *, bool) =
+           const bt_Tensor *, const bt_Tensor *, const bt_Tensor *, bool, double) =
       BT_KERNEL(op, bt_dev(x), batch_norm_backward);
   if (!k) return -1;
   int64_t N = x->shape[0], C = x->shape[1], S = N && C ? bt_numel(x) / (N * C) : 0;
@@ -129,7 +129,7 @@ static int batch_norm_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   }
   if (rc == 0 && bt_ag_wants(n, 1) && !(gw = bt_empty(1, &C, x->dtype, bt_dev(x)))) rc = -1;
   if (rc == 0 && bt_ag_wants(n, 2) && !(gb = bt_empty(1, &C, x->dtype, bt_dev(x)))) rc = -1;
-  if (rc == 0) rc = k(gx3, gw, gb, g3, x3, wc, mean, invstd, n->i[0]);
+  if (rc == 0) rc = k(gx3, gw, gb, g3, x3, wc, mean, invstd, n->i[0], n->d[0]);
   if (rc == 0) {
     gin[0] = gx;
     gin[1] = gw;
