@@ -89,6 +89,18 @@ int bt_parallel_for(int64_t n, int64_t grain, bt_RangeFn fn, void *ctx);
 /* The device a tensor lives on. */
 static inline bt_Device bt_dev(const bt_Tensor *t) { return t->storage->device; }
 
+/* Hot CPU loops compiled three times on x86-64 Linux with GCC (AVX-512,
+** AVX2 and the baseline), the loader picking the best the CPU has:
+** `BT_TARGET_CLONES static void loop(...)`. Off with BT_NO_TARGET_CLONES
+** (the ThreadSanitizer build: the loader runs the clones' resolvers before
+** TSan has started, and instrumented resolvers crash). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(BT_NO_TARGET_CLONES)
+#define BT_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BT_TARGET_CLONES
+#endif
+
 /* The dtype kernels compute in: f16 and bf16 widen to f32. */
 static inline bt_DType bt_compute_dtype(bt_DType d) {
   return d == BT_F16 || d == BT_BF16 ? BT_F32 : d;

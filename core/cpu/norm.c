@@ -27,11 +27,7 @@
 /* The hot loops are compiled three times on x86-64 Linux (AVX-512, AVX2 and
 ** the baseline) and the loader picks the best the CPU has; their helpers
 ** are inlined into each copy. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ROW_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ROW_KERNEL
-#endif
+#define ROW_KERNEL BT_TARGET_CLONES
 #define ROW_HELPER static inline __attribute__((always_inline))
 
 /* Work per task: about this many elements. */

@@ -21,11 +21,7 @@
 ** AVX2 and the baseline) and the loader picks the best the CPU has. C11
 ** mode does not contract a * b + c into fused multiply-adds, so every copy
 ** rounds exactly as the baseline does: results do not depend on the CPU. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SPAN_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SPAN_KERNEL
-#endif
+#define SPAN_KERNEL BT_TARGET_CLONES
 
 #define NT 5                  /* tensors per update at most: param, grad, 3 states */
 #define GRAIN 16384           /* elements per task below which one thread works */

@@ -203,11 +203,7 @@ DEFINE_MAX_ROWS(max_rows_f64, double)
     }                                                                                    \
   }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MAX_PLANES_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MAX_PLANES_KERNEL
-#endif
+#define MAX_PLANES_KERNEL BT_TARGET_CLONES
 DEFINE_MAX_PLANES(max_planes_f32, float, int32_t)
 DEFINE_MAX_PLANES(max_planes_f64, double, int64_t)
 
