@@ -20,28 +20,16 @@
 -- or BRASA_CONV_NOWINO=1 it measures the im2col + OpenBLAS path, or the
 -- direct kernels without Winograd). Run from the repository root:
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;;" \
---   LUA_CPATH="build/lua/?.so;build/bench/?.so;;" lua5.4 bench/bench_conv.lua
--- (bench_clock.so is built with the project in build/bench; without it
--- os.clock is used, which counts the CPU time of all threads and is wrong
--- for threaded runs.)
+--   LUA_CPATH="build/lua/?.so;;" lua5.4 bench/bench_conv.lua
+-- (timing: bench/timing.lua, on brasa.clock's wall clock.)
 
 local brasa = require 'brasa'
 local F = require 'brasa.nn.functional'
 
-local clock, clock_name
-if type(brasa_repl) == 'table' and brasa_repl.clock then
-  clock, clock_name = brasa_repl.clock, 'brasa_repl.clock (monotonic wall clock)'
-else
-  local ok, m = pcall(require, 'bench_clock')
-  if ok then
-    clock, clock_name = m.clock, 'bench_clock (monotonic wall clock)'
-  else
-    clock, clock_name = os.clock, 'os.clock (CPU time of all threads: threaded figures are NOT wall time)'
-  end
-end
+local timing = dofile(((arg and arg[0] or ''):match('^(.*)/') or 'bench') .. '/timing.lua')
+local clock_name = timing.clock_name
 
-local REPEATS = tonumber(os.getenv('BENCH_REPEATS')) or 5
-local MIN_S = tonumber(os.getenv('BENCH_MIN_S')) or 0.3
+local REPEATS, MIN_S = timing.settings(5, 0.3)
 local THREADS = tonumber(os.getenv('BENCH_THREADS')) or 2
 local ROUNDS = tonumber(os.getenv('BENCH_ROUNDS')) or 1
 
@@ -52,34 +40,8 @@ local CASES = {
   {'c1x', 128, 1, 32, 28, 3, 1, true},
 }
 
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
-
 -- fn(n) runs n iterations; the median seconds per iteration.
-local function measure(fn)
-  collectgarbage()
-  local n = 1
-  while true do
-    local t0 = clock()
-    fn(n)
-    local dt = clock() - t0
-    if dt >= MIN_S / 4 then
-      n = math.max(1, math.ceil(n * MIN_S / dt))
-      break
-    end
-    n = n * (dt > 0 and math.min(100, math.max(2, math.ceil(MIN_S / 4 / dt))) or 100)
-  end
-  local samples = {}
-  for r = 1, REPEATS do
-    local t0 = clock()
-    fn(n)
-    samples[r] = (clock() - t0) / n
-  end
-  return median(samples)
-end
+local function measure(fn) return (timing.measure(fn, REPEATS, MIN_S)) end
 
 local function brasa_round()
   brasa.set_num_threads(THREADS)

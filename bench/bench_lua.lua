@@ -14,58 +14,23 @@
 -- enough (>= BENCH_MIN_S seconds, default 0.3) for the clock not to matter.
 -- Run with plain lua5.4 from the repository root:
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;;" \
---   LUA_CPATH="build/lua/?.so;build/bench/?.so;;" lua5.4 bench/bench_lua.lua
--- or with the brasa executable (build/brasa bench/bench_lua.lua).
--- The wall clock: brasa_repl.clock under the executable, else the module
--- bench_clock (bench/bench_clock.c), else os.clock (CPU time of all threads:
--- then only single-threaded figures are right; the script says so).
+--   LUA_CPATH="build/lua/?.so;;" lua5.4 bench/bench_lua.lua
+-- or with the brasa executable (build/brasa bench/bench_lua.lua). Timing:
+-- bench/timing.lua, on brasa.clock's wall clock.
 -- BENCH_OUT=file appends "key value" lines for bench/run.sh.
 
 local brasa = require 'brasa'
 
-local clock, clock_name
-if type(brasa_repl) == 'table' and brasa_repl.clock then
-  clock, clock_name = brasa_repl.clock, 'brasa_repl.clock (monotonic wall clock)'
-else
-  local ok, m = pcall(require, 'bench_clock')
-  if ok then
-    clock, clock_name = m.clock, 'bench_clock (monotonic wall clock)'
-  else
-    clock, clock_name = os.clock, 'os.clock (CPU time of all threads: multi-threaded figures are NOT wall time)'
-  end
-end
+local timing = dofile(((arg and arg[0] or ''):match('^(.*)/') or 'bench') .. '/timing.lua')
+local clock_name = timing.clock_name
 
-local REPEATS = tonumber(os.getenv('BENCH_REPEATS')) or 5
-local MIN_S = tonumber(os.getenv('BENCH_MIN_S')) or 0.3
-
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
+local REPEATS, MIN_S = timing.settings(5, 0.3)
 
 -- fn(n) runs n iterations. Returns the median seconds per iteration and the
 -- iterations per sample (chosen so a sample lasts >= MIN_S).
 local function measure(fn)
-  collectgarbage()
-  local n = 1
-  while true do
-    local t0 = clock()
-    fn(n)
-    local dt = clock() - t0
-    if dt >= MIN_S / 4 then
-      n = math.max(1, math.ceil(n * MIN_S / dt))
-      break
-    end
-    n = n * (dt > 0 and math.min(100, math.max(2, math.ceil(MIN_S / 4 / dt))) or 100)
-  end
-  local samples = {}
-  for r = 1, REPEATS do
-    local t0 = clock()
-    fn(n)
-    samples[r] = (clock() - t0) / n
-  end
-  return median(samples), n
+  local m, _, n = timing.measure(fn, REPEATS, MIN_S)
+  return m, n
 end
 
 local results = {}

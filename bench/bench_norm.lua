@@ -11,61 +11,27 @@
 -- OMP_WAIT_POLICY=passive) and the ratio compares the better of each.
 -- Figures are medians of BENCH_REPEATS samples (default 5) of >= BENCH_MIN_S
 -- seconds (default 0.3); a second table gives the fastest sample of each,
--- which suffers least from other work on a shared machine. Run with the brasa executable, whose clock is the
--- wall clock:
+-- which suffers least from other work on a shared machine (timing:
+-- bench/timing.lua, on brasa.clock's wall clock). Run with the brasa
+-- executable (or plain lua5.4 with the paths set):
 --   build/brasa bench/bench_norm.lua
--- (under plain lua5.4 it uses bench_clock.so if found, else os.clock, which
--- counts CPU time of all threads: the script says so). PyTorch's column
+-- PyTorch's column
 -- needs /usr/bin/python3 with torch (Debian: python3-torch); without it only
 -- brasa's figures are printed.
 
 local brasa = require 'brasa'
 local F = require 'brasa.nn.functional'
 
-local clock, clock_name
-if type(brasa_repl) == 'table' and brasa_repl.clock then
-  clock, clock_name = brasa_repl.clock, 'brasa_repl.clock (wall clock)'
-else
-  local ok, m = pcall(require, 'bench_clock')
-  if ok then
-    clock, clock_name = m.clock, 'bench_clock (wall clock)'
-  else
-    clock, clock_name = os.clock, 'os.clock (CPU time: 2-thread figures are NOT wall time)'
-  end
-end
+local timing = dofile(((arg and arg[0] or ''):match('^(.*)/') or 'bench') .. '/timing.lua')
+local clock_name = timing.clock_name
 
-local REPEATS = tonumber(os.getenv('BENCH_REPEATS')) or 5
-local MIN_S = tonumber(os.getenv('BENCH_MIN_S')) or 0.3
-
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
+local REPEATS, MIN_S = timing.settings(5, 0.3)
 
 -- fn(n) runs n iterations: the median and the fastest sample, in seconds
 -- per iteration.
 local function measure(fn)
-  collectgarbage()
-  local n = 1
-  while true do
-    local t0 = clock()
-    fn(n)
-    local dt = clock() - t0
-    if dt >= MIN_S / 4 then
-      n = math.max(1, math.ceil(n * MIN_S / dt))
-      break
-    end
-    n = n * (dt > 0 and math.min(100, math.max(2, math.ceil(MIN_S / 4 / dt))) or 100)
-  end
-  local samples = {}
-  for r = 1, REPEATS do
-    local t0 = clock()
-    fn(n)
-    samples[r] = (clock() - t0) / n
-  end
-  local m = median(samples)
-  return m, samples[1]
+  local m, fastest = timing.measure(fn, REPEATS, MIN_S)
+  return m, fastest
 end
 
 local function run(threads)

@@ -14,56 +14,21 @@
 -- the fastest sample is the one other processes disturbed least (medians
 -- moved by 3x between runs here). Run from the repository root, e.g.
 --   build/brasa bench/bench_optim.lua
--- or with plain lua5.4 and the bench_clock module (bench/run.sh builds it):
---   LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/lua/?.so;build/bench/?.so;;" \
+-- or with plain lua5.4 (timing: bench/timing.lua, on brasa.clock):
+--   LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/lua/?.so;;" \
 --     lua5.4 bench/bench_optim.lua
 -- BENCH_TORCH=0 skips PyTorch; BENCH_OUT=file appends "key value" lines.
 
 local brasa = require 'brasa'
 local optim = require 'brasa.optim'
 
-local clock, clock_name
-if type(brasa_repl) == 'table' and brasa_repl.clock then
-  clock, clock_name = brasa_repl.clock, 'brasa_repl.clock (monotonic)'
-else
-  local ok, m = pcall(require, 'bench_clock')
-  if ok then
-    clock, clock_name = m.clock, 'bench_clock (monotonic)'
-  else
-    clock, clock_name = os.clock, 'os.clock (CPU time of all threads: 2-thread figures are NOT wall time)'
-  end
-end
+local timing = dofile(((arg and arg[0] or ''):match('^(.*)/') or 'bench') .. '/timing.lua')
+local clock_name = timing.clock_name
 
-local REPEATS = tonumber(os.getenv('BENCH_REPEATS')) or 15
-local MIN_S = tonumber(os.getenv('BENCH_MIN_S')) or 0.05
-
-local function fastest(t)
-  table.sort(t)
-  return t[1]
-end
+local REPEATS, MIN_S = timing.settings(15, 0.05)
 
 -- fn(n) runs n iterations; returns the fastest sample's seconds per iteration.
-local function measure(fn)
-  collectgarbage()
-  local n = 1
-  while true do
-    local t0 = clock()
-    fn(n)
-    local dt = clock() - t0
-    if dt >= MIN_S / 4 then
-      n = math.max(1, math.ceil(n * MIN_S / dt))
-      break
-    end
-    n = n * 4
-  end
-  local samples = {}
-  for k = 1, REPEATS do
-    local t0 = clock()
-    fn(n)
-    samples[k] = (clock() - t0) / n
-  end
-  return fastest(samples)
-end
+local function measure(fn) return select(2, timing.measure(fn, REPEATS, MIN_S)) end
 
 local SHAPES = {{1000, 500}, {500, 800}, {100, 999}, {100}}
 

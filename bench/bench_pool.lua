@@ -7,59 +7,21 @@
 --   bilinear x2 (interpolate), 128x32x14x14 f32: forward + backward
 --
 -- at 1 and 2 threads. Every figure is the median of BENCH_REPEATS samples
--- (default 5), each >= BENCH_MIN_S seconds (default 0.3). Run from the
--- repository root with a wall clock module (bench/bench_clock.c, built by
--- bench/run.sh into BUILD/bench-standalone) on the path:
+-- (default 5), each >= BENCH_MIN_S seconds (default 0.3; timing:
+-- bench/timing.lua, on brasa.clock's wall clock). Run from the repository root:
 --   LUA_PATH="lua/?.lua;lua/?/init.lua;;" \
---   LUA_CPATH="build/lua/?.so;build/bench-standalone/?.so;;" lua5.4 bench/bench_pool.lua
--- Without it the script falls back to os.clock (CPU time: then only the
--- 1-thread figures are right; it says so).
+--   LUA_CPATH="build/lua/?.so;;" lua5.4 bench/bench_pool.lua
 
 local brasa = require 'brasa'
 local F = require 'brasa.nn.functional'
 
-local clock, clock_name
-if type(brasa_repl) == 'table' and brasa_repl.clock then
-  clock, clock_name = brasa_repl.clock, 'brasa_repl.clock (monotonic wall clock)'
-else
-  local ok, m = pcall(require, 'bench_clock')
-  if ok then
-    clock, clock_name = m.clock, 'bench_clock (monotonic wall clock)'
-  else
-    clock, clock_name = os.clock, 'os.clock (CPU time of all threads: multi-threaded figures are NOT wall time)'
-  end
-end
+local timing = dofile(((arg and arg[0] or ''):match('^(.*)/') or 'bench') .. '/timing.lua')
+local clock_name = timing.clock_name
 
-local REPEATS = tonumber(os.getenv('BENCH_REPEATS')) or 5
-local MIN_S = tonumber(os.getenv('BENCH_MIN_S')) or 0.3
+local REPEATS, MIN_S = timing.settings(5, 0.3)
 
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
-
-local function measure(fn)
-  collectgarbage()
-  local n = 1
-  while true do
-    local t0 = clock()
-    fn(n)
-    local dt = clock() - t0
-    if dt >= MIN_S / 4 then
-      n = math.max(1, math.ceil(n * MIN_S / dt))
-      break
-    end
-    n = n * (dt > 0 and math.min(100, math.max(2, math.ceil(MIN_S / 4 / dt))) or 100)
-  end
-  local samples = {}
-  for r = 1, REPEATS do
-    local t0 = clock()
-    fn(n)
-    samples[r] = (clock() - t0) / n
-  end
-  return median(samples)
-end
+-- fn(n) runs n iterations; the median seconds per iteration.
+local function measure(fn) return (timing.measure(fn, REPEATS, MIN_S)) end
 
 print(string.format('bench_pool: brasa %s; clock: %s; median of %d repeats, samples >= %.2f s',
   brasa.version, clock_name, REPEATS, MIN_S))

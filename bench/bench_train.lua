@@ -51,19 +51,6 @@ local function parse_flags(args)
   return opts
 end
 
---- A monotonic wall clock: bench_clock (bench/bench_clock.c) if built,
--- else `date +%s.%N` (about a millisecond per call, outside timed loops).
-local function make_clock()
-  local ok, m = pcall(require, 'bench_clock')
-  if ok then return m.clock end
-  return function()
-    local f = io.popen('date +%s.%N')
-    local s = f:read('n')
-    f:close()
-    return s
-  end
-end
-
 --- Peak resident memory of this process in MiB (VmHWM).
 local function peak_rss_mib()
   for line in io.lines('/proc/self/status') do
@@ -103,7 +90,7 @@ end
 local function worker(opts)
   local brasa = require 'brasa'
   local nn, optim = brasa.nn, brasa.optim
-  local clock = make_clock()
+  local clock = brasa.clock   -- monotonic wall clock
   brasa.set_num_threads(opts.threads)
   brasa.manual_seed(1)
   local train, test = brasa.data.fashion_mnist()

@@ -49,7 +49,7 @@ esac
 BUILD_LOG=$(mktemp)
 if { [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD"; } >"$BUILD_LOG" 2>&1; then
   TARGETS=brasa_lua
-  [ -d "$BUILD/bench" ] && TARGETS="$TARGETS bench_core bench_clock"
+  [ -d "$BUILD/bench" ] && TARGETS="$TARGETS bench_core"
 fi
 if [ -n "${TARGETS:-}" ] && cmake --build "$BUILD" -j2 --target $TARGETS >>"$BUILD_LOG" 2>&1; then
   rm -f "$BUILD_LOG"
@@ -61,9 +61,9 @@ else
 fi
 
 # bench/ is built by the project when the top-level CMakeLists.txt has
-# add_subdirectory(bench); until then, build the two pieces here directly.
+# add_subdirectory(bench); until then, build bench_core here directly.
 BENCH_BIN=$BUILD/bench
-if [ ! -x "$BENCH_BIN/bench_core" ] || [ ! -f "$BENCH_BIN/bench_clock.so" ]; then
+if [ ! -x "$BENCH_BIN/bench_core" ]; then
   BENCH_BIN=$BUILD/bench-standalone
   mkdir -p "$BENCH_BIN"
   LIBDIR=$(cd "$BUILD/core" && pwd)
@@ -71,9 +71,6 @@ if [ ! -x "$BENCH_BIN/bench_core" ] || [ ! -f "$BENCH_BIN/bench_clock.so" ]; the
      [ "$LIBDIR/libbrasa.so" -nt "$BENCH_BIN/bench_core" ]; then
     cc -std=c11 -O2 -D_GNU_SOURCE -Wall -Icore/include bench/bench_core.c -o "$BENCH_BIN/bench_core" \
       -L"$LIBDIR" -lbrasa -Wl,-rpath,"$LIBDIR" $(pkg-config --cflags --libs openblas) -lpthread -lm
-  fi
-  if [ ! -f "$BENCH_BIN/bench_clock.so" ] || [ bench/bench_clock.c -nt "$BENCH_BIN/bench_clock.so" ]; then
-    cc -O2 -shared -fPIC bench/bench_clock.c -o "$BENCH_BIN/bench_clock.so" $(pkg-config --cflags lua5.4)
   fi
 fi
 
