@@ -95,8 +95,12 @@ typedef struct bt_Backend {
   int (*max_pool2d)(bt_Tensor *out, bt_Tensor *indices, const bt_Tensor *in, const bt_PoolOpts *o);
   int (*avg_pool2d)(bt_Tensor *out, const bt_Tensor *in, const bt_PoolOpts *o);
   /* gin [P, H, W] (overwritten); gout, indices [P, OH, OW]; all contiguous.
-  ** An index outside [0, H*W) fails naming the op. */
-  int (*max_pool2d_backward)(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices);
+  ** With check, an index outside [0, H*W) fails naming the op. Without it
+  ** (indices saved by brasa's own forward, which autograd's version check
+  ** keeps unchanged) such an index is skipped: a GPU need not wait to read
+  ** its report. */
+  int (*max_pool2d_backward)(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices,
+                             bool check);
   int (*avg_pool2d_backward)(bt_Tensor *gin, const bt_Tensor *gout, const bt_PoolOpts *o);
   /* out [P, OH, OW] from in [P, H, W] (and the adjoint); scales[d] > 0 when given. */
   int (*upsample2d)(bt_Tensor *out, const bt_Tensor *in, bt_UpsampleMode mode,

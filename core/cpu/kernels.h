@@ -39,7 +39,8 @@ int bt_cpu_conv2d_weight(bt_Tensor *w, bt_Tensor *bias, const bt_Tensor *x, cons
 /* @section pool kernels */
 int bt_cpu_max_pool2d(bt_Tensor *out, bt_Tensor *indices, const bt_Tensor *in, const bt_PoolOpts *o);
 int bt_cpu_avg_pool2d(bt_Tensor *out, const bt_Tensor *in, const bt_PoolOpts *o);
-int bt_cpu_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices);
+int bt_cpu_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices,
+                               bool check);
 int bt_cpu_avg_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_PoolOpts *o);
 int bt_cpu_upsample2d(bt_Tensor *out, const bt_Tensor *in, bt_UpsampleMode mode,
                       const double *scales, bool align_corners);

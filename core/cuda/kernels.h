@@ -58,7 +58,8 @@ int btc_batch_norm_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, const b
 /* @section pool kernels */
 int btc_max_pool2d(bt_Tensor *out, bt_Tensor *indices, const bt_Tensor *in, const bt_PoolOpts *o);   /* pool.cu */
 int btc_avg_pool2d(bt_Tensor *out, const bt_Tensor *in, const bt_PoolOpts *o);
-int btc_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices);
+int btc_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_Tensor *indices,
+                            bool check);
 int btc_avg_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout, const bt_PoolOpts *o);
 int btc_upsample2d(bt_Tensor *out, const bt_Tensor *in, bt_UpsampleMode mode, const double *scales,
                    bool align_corners);

@@ -169,7 +169,7 @@ __global__ void avg_pool_backward_kernel(PoolGeom g, const T *gout, T *gin) {
 }
 
 /* gin (zeroed) += gout at the saved positions; -1 is skipped, other
-** positions outside [0, H*W) are reported. */
+** positions outside [0, H*W) are reported (skipped when rep is NULL). */
 template <typename T>
 __global__ void max_pool_backward_kernel(long long P, long long HW, long long OHW, const T *gout,
                                          const long long *indices, T *gin, btc_Report *rep) {
@@ -177,7 +177,7 @@ __global__ void max_pool_backward_kernel(long long P, long long HW, long long OH
     long long i = indices[k];
     if ((unsigned long long)i < (unsigned long long)HW) {
       atomicAdd(gin + k / OHW * HW + i, gout[k]);
-    } else if (i != -1 && atomicCAS(&rep->bad, 0, 1) == 0) {
+    } else if (rep && i != -1 && atomicCAS(&rep->bad, 0, 1) == 0) {
       rep->value = i;
     }
   }
@@ -260,7 +260,7 @@ extern "C" int btc_avg_pool2d(bt_Tensor *out, const bt_Tensor *in, const bt_Pool
 }
 
 extern "C" int btc_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout,
-                                       const bt_Tensor *indices) {
+                                       const bt_Tensor *indices, bool check) {
   const char *op = "max_pool2d_backward";
   const bt_Tensor *ts[3] = {gin, gout, indices};
   if (on_device(op, 3, ts) < 0 || float_only(op, gin) < 0) return -1;
@@ -270,8 +270,8 @@ extern "C" int btc_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout,
   if (P * H * W > 0 && btc_check(cudaMemset(bt_data(gin), 0, (size_t)(P * H * W) * es), op) < 0)
     return -1;
   if (P * OHW == 0) return 0;
-  btc_Report *rep = btc_report_buffer();
-  if (!rep) return bt_seterr("%s: cannot allocate the CUDA report buffer", op);
+  btc_Report *rep = check ? btc_report_buffer() : NULL;   /* NULL: no report, no wait */
+  if (check && !rep) return bt_seterr("%s: cannot allocate the CUDA report buffer", op);
   unsigned blocks = btc_blocks(P * OHW, BTC_THREADS);
   const long long *ix = (const long long *)bt_data(indices);
   if (gin->dtype == BT_F32)
@@ -281,9 +281,10 @@ extern "C" int btc_max_pool2d_backward(bt_Tensor *gin, const bt_Tensor *gout,
     max_pool_backward_kernel<double><<<blocks, BTC_THREADS>>>(
         P, H * W, OHW, (const double *)bt_data(gout), ix, (double *)bt_data(gin), rep);
   if (btc_check_launch(op) < 0) {
-    cudaMemset(rep, 0, sizeof *rep);   /* a clear report for the next kernel; keeps the message */
+    if (rep) cudaMemset(rep, 0, sizeof *rep);   /* a clear report for the next kernel; keeps the message */
     return -1;
   }
+  if (!check) return 0;
   long long bad = 0;
   int got = btc_report_take(op, &bad);
   if (got < 0) return -1;

@@ -15,7 +15,9 @@
 ** class_loss writes each row's loss and counted weight into scratch, sums
 ** them on the device over fixed chunks (deterministic), and copies the two
 ** totals back once. A target outside [0, C) (not ignore_index) is noted in
-** the report buffer (common.h) and fails naming it 1-based, as on the CPU.
+** the report buffer (common.h) and fails naming it 1-based, as on the CPU;
+** the report is moved next to the totals on the device, so that one copy
+** (one wait for the GPU per loss, not two) brings both back.
 */
 #include "rows.cuh"
 #include "kernels.h"
@@ -299,6 +301,13 @@ __global__ void sum_pairs(const double *in, long long n, long long chunk, double
   }
 }
 
+/* *out = *rep, and the report is cleared (one thread). */
+__global__ void move_report(btc_Report *rep, btc_Report *out) {
+  *out = *rep;
+  rep->bad = 0;
+  rep->value = 0;
+}
+
 /* *out = the sum of w [n] (one block). */
 template <typename T>
 __global__ void sum_vector(const T *w, long long n, double *out) {
@@ -336,6 +345,12 @@ static void launch_class_loss(const Cls &k, const T *x, const void *target, cons
   sum_pairs<<<1, BTC_THREADS>>>(partial, nchunks, nchunks, partial + 2 * nchunks);
 }
 
+/* What one copy brings back: the sums, then the moved report. */
+typedef struct {
+  double totals[2];
+  btc_Report report;
+} LossTotals;
+
 extern "C" int btc_class_loss(bt_Tensor *loss, bt_Tensor *lse, double *totals, const bt_Tensor *x,
                               const bt_Tensor *target, const bt_Tensor *weight,
                               int64_t ignore_index, double smoothing, bool logp) {
@@ -347,13 +362,15 @@ extern "C" int btc_class_loss(bt_Tensor *loss, bt_Tensor *lse, double *totals, c
   if (k.R == 0) return 0;
   btc_Report *rep = btc_report_buffer();
   if (!rep) return bt_seterr("%s: cannot allocate the CUDA report buffer", op);
-  /* Scratch: the rows' pairs, the chunks' pairs, the totals, the weight sum. */
+  /* Scratch: the rows' pairs, the chunks' pairs, the LossTotals, the weight sum. */
   long long nchunks = (k.R + SUM_CHUNK - 1) / SUM_CHUNK;
   if (nchunks > 0x7fffffffLL) return bt_seterr("%s: %lld rows are too many", op, k.R);
-  int64_t bytes = (2 * k.R + 2 * nchunks + 2 + 1) * (int64_t)sizeof(double);
+  const int64_t tot_doubles = sizeof(LossTotals) / sizeof(double);
+  int64_t bytes = (2 * k.R + 2 * nchunks + tot_doubles + 1) * (int64_t)sizeof(double);
   double *scratch = (double *)btc_scratch(op, bytes);
   if (!scratch) return -1;
-  double *rows = scratch, *partial = rows + 2 * k.R, *tot = partial + 2 * nchunks, *wsum = tot + 2;
+  double *rows = scratch, *partial = rows + 2 * k.R, *tot = partial + 2 * nchunks;
+  double *wsum = tot + tot_doubles;
   const void *px = bt_data(x), *pt = bt_data(target), *pw = data_or_null(weight);
   void *pl = loss ? bt_data(loss) : NULL, *ps = lse ? bt_data(lse) : NULL;
   int rc = 0;
@@ -364,17 +381,21 @@ extern "C" int btc_class_loss(bt_Tensor *loss, bt_Tensor *lse, double *totals, c
                                                   (T *)ps, rows, rep, partial, nchunks))
     default: rc = bt_seterr("%s: no CUDA kernel for %s (f32 and f64 only)", op, bt_dtype_name(x->dtype));
   }
-  if (rc == 0) rc = btc_check_launch(op);
-  if (rc == 0) rc = btc_check(cudaMemcpy(totals, tot, 2 * sizeof(double), cudaMemcpyDeviceToHost), op);
+  if (rc == 0) {
+    move_report<<<1, 1>>>(rep, (btc_Report *)(tot + 2));
+    rc = btc_check_launch(op);
+  }
+  LossTotals h;
+  if (rc == 0) rc = btc_check(cudaMemcpy(&h, tot, sizeof h, cudaMemcpyDeviceToHost), op);
   btc_scratch_free(scratch, bytes);
   if (rc < 0) {
     cudaMemset(rep, 0, sizeof *rep);   /* a clear report for the next kernel; keeps rc's message */
     return -1;
   }
-  long long bad = 0;
-  int got = btc_report_take(op, &bad);
-  if (got < 0) return -1;
-  return got ? bad_target_error(op, bad, k.C) : 0;
+  if (h.report.bad) return bad_target_error(op, h.report.value, k.C);
+  totals[0] = h.totals[0];
+  totals[1] = h.totals[1];
+  return 0;
 }
 
 /* gx [R, C] = scale[r] d loss[r] / dx: CE: (s a) p - s e w_c - [c = t] s c1 w_t with

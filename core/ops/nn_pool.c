@@ -193,9 +193,14 @@ static const bt_PoolOpts *load_opts(const bt_Node *n, bt_PoolOpts *o) {
 
 /* ---- max pooling -------------------------------------------------------------------- */
 
+static bt_Tensor *max_backward(bt_Tensor *grad, bt_Tensor *indices, int ndim,
+                               const int64_t *shape, bool check);
+
+/* The saved indices are the forward's own (the version check keeps them
+** so), so they need no check: on a GPU that saves a wait per step. */
 static int max_pool_backward(bt_Node *n, bt_Tensor *g, bt_Tensor **gin) {
   const bt_Edge *e = &n->next[0];
-  gin[0] = bt_max_pool2d_backward(g, n->saved[0], e->ndim, e->shape);
+  gin[0] = max_backward(g, n->saved[0], e->ndim, e->shape, false);
   return gin[0] ? 0 : -1;
 }
 
@@ -330,25 +335,32 @@ typedef struct {
   bt_Tensor *indices;
   int ndim;
   const int64_t *shape;
+  bool check;
 } MaxBackArgs;
 
 static bt_Tensor *max_backward_f32(bt_Tensor *g32, void *ud) {
   MaxBackArgs *a = ud;
-  return bt_max_pool2d_backward(g32, a->indices, a->ndim, a->shape);
+  return max_backward(g32, a->indices, a->ndim, a->shape, a->check);
 }
 
 bt_Tensor *bt_max_pool2d_backward(bt_Tensor *grad, bt_Tensor *indices, int ndim,
                                   const int64_t *shape) {
+  return max_backward(grad, indices, ndim, shape, true);
+}
+
+/* check: fail on an index outside the plane (indices from outside). */
+static bt_Tensor *max_backward(bt_Tensor *grad, bt_Tensor *indices, int ndim,
+                               const int64_t *shape, bool check) {
   const char *op = "max_pool2d_backward";
   if (check_backward_shapes(op, grad, ndim, shape) < 0) return NULL;
   if (indices->dtype != BT_I64 || !bt_same_shape(indices, grad))
     return bt_seterr("%s: indices must be i64 of the gradient's shape %s, got %s %s", op,
                      bt_shp(grad), bt_dtype_name(indices->dtype), bt_shp(indices)), NULL;
   if (is_half(grad->dtype)) {
-    MaxBackArgs a = {indices, ndim, shape};
+    MaxBackArgs a = {indices, ndim, shape, check};
     return via_f32(grad, max_backward_f32, &a);
   }
-  int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *) =
+  int (*k)(bt_Tensor *, const bt_Tensor *, const bt_Tensor *, bool) =
       BT_KERNEL(op, bt_dev(grad), max_pool2d_backward);
   if (!k) return NULL;
   bt_Tensor *out = bt_empty(ndim, shape, grad->dtype, bt_dev(grad));
@@ -356,7 +368,7 @@ bt_Tensor *bt_max_pool2d_backward(bt_Tensor *grad, bt_Tensor *indices, int ndim,
   bt_Tensor *ic = gc ? bt_contiguous_as(indices, BT_I64) : NULL;
   bt_Tensor *po = ic ? planes(out) : NULL, *pg = po ? planes(gc) : NULL;
   bt_Tensor *pi = pg ? planes(ic) : NULL;
-  int rc = pi ? k(po, pg, pi) : -1;
+  int rc = pi ? k(po, pg, pi, check) : -1;
   release2(gc, ic);
   release2(po, pg);
   bt_release(pi);
