@@ -187,9 +187,9 @@ static void dn_load(void) {
 #undef LOAD_FN
   *(void **)&dn.last_error = dlsym(h, "cudnnGetLastErrorString");
   size_t v = dn.cudnnGetVersion();
-  if (v / 10000 != 9) {
+  if (v / 10000 != 9) {   /* before 9.0 the version was major * 1000 + minor * 100 + patch */
     snprintf(dn_why, sizeof dn_why, "cuDNN %zu.%zu was loaded; this build needs cuDNN 9",
-             v / 10000, v / 100 % 100);
+             v < 10000 ? v / 1000 : v / 10000, v / 100 % (v < 10000 ? 10 : 100));
     return;
   }
   dn_loaded = true;   /* the library stays loaded for the process */
@@ -431,6 +431,10 @@ typedef struct {
 static void keep(Choice *c, const Problem *p, int algo, cudnnStatus_t status, size_t memory,
                  cudnnMathType_t math) {
   if (status != CUDNN_STATUS_SUCCESS || c->count == MAX_ALGOS) return;
+  /* cuDNN has reported absurd sizes (past 2^63; PyTorch guards the same
+  ** way): one past INT64_MAX would turn negative in btc_alloc's int64_t
+  ** and come back as a tiny block that cuDNN then overruns. */
+  if (memory > ((size_t)1 << 40)) return;
   if (math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return;
   if (p->math == CUDNN_FMA_MATH && math == CUDNN_TENSOR_OP_MATH) return;
   c->c[c->count].algo = algo;
@@ -800,9 +804,14 @@ int btc_conv2d_input(bt_Tensor *x, const bt_Tensor *y, const bt_Tensor *w, const
   if (btc_use(x) < 0 || check_dtype(op, x->dtype) < 0) return -1;
   int64_t ximg = g->c * g->h * g->w, yimg = g->oc * g->oh * g->ow;
   if (ximg == 0) return 0;
+  size_t es = bt_dtype_size(x->dtype);
+  if (yimg == 0) {   /* a transposed conv of an empty image: x = bias (cuDNN takes no 0 dims) */
+    int rc = btc_check(cudaMemsetAsync(bt_data(x), 0, (size_t)(g->n * ximg) * es, 0), op);
+    if (rc == 0 && bias) rc = btc_channel_bias_add(op, x, bias, g->n, g->c, g->h * g->w);
+    return rc;
+  }
   Conv cv;
   if (conv_setup(&cv, op, g, x->dtype, bt_dev(x)) < 0) return -1;
-  size_t es = bt_dtype_size(x->dtype);
   int rc = 0;
   for (int64_t n0 = 0; rc == 0 && n0 < g->n; n0 += cv.nb) {
     int64_t nb = BT_MIN(cv.nb, g->n - n0);
@@ -823,7 +832,7 @@ int btc_conv2d_weight(bt_Tensor *w, bt_Tensor *bias, const bt_Tensor *x, const b
   if (btc_use(w) < 0 || check_dtype(op, w->dtype) < 0) return -1;
   size_t es = bt_dtype_size(w->dtype);
   int rc = 0;
-  if (g->n == 0) {
+  if (g->n == 0 || g->oh * g->ow == 0) {   /* no products to sum (cuDNN takes no 0 dims) */
     rc = btc_check(cudaMemsetAsync(bt_data(w), 0, (size_t)bt_numel(w) * es, 0), op);
   } else {
     Conv cv;

@@ -183,6 +183,9 @@ test('conv_transpose2d and conv_transpose1d: output_padding, groups, asymmetric 
     -- output_padding 1 with stride 1 and dilation 2: the last row of the
     -- output is read by no window of the convolution it transposes
     {'unread trailing rows', {1, 2, 4, 4}, {2, 3, 2, 2}, 3, {dilation = 2, output_padding = 1}},
+    -- an empty image: the output [1, 3, 2, 5] is the bias, the weight's
+    -- gradient zero (cuDNN takes no 0 dims: cudnn.c does these itself)
+    {'empty input image (H = 0)', {1, 2, 0, 3}, {2, 3, 3, 3}, 3, {}},
   }
   check_cases('conv_transpose2d', F.conv_transpose2d, cases2, function(c)
     return {{shape = c[2]}, {shape = c[3]}, c[4] and {shape = {c[4]}} or false}
