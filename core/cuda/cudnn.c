@@ -211,26 +211,46 @@ static int dn_fail(cudnnStatus_t s, const char *op, const char *call, const char
 static cudnnHandle_t handles[MAX_DEVICES];
 static pthread_mutex_t handle_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The handle of the current device (made on first use, on the legacy
-** default stream), or NULL with a message. */
+/* The handle of device dev (made on first use, on the legacy default
+** stream), or NULL with cuDNN's status in *s. */
+static cudnnHandle_t device_handle(int dev, cudnnStatus_t *s) {
+  pthread_mutex_lock(&handle_lock);
+  *s = CUDNN_STATUS_SUCCESS;
+  if (!handles[dev]) {
+    cudnnHandle_t h = NULL;
+    *s = dn.cudnnCreate(&h);
+    if (*s == CUDNN_STATUS_SUCCESS) *s = dn.cudnnSetStream(h, NULL);   /* NULL: the legacy stream */
+    if (*s == CUDNN_STATUS_SUCCESS) handles[dev] = h;
+    else if (h) dn.cudnnDestroy(h);
+  }
+  cudnnHandle_t h = handles[dev];
+  pthread_mutex_unlock(&handle_lock);
+  return h;
+}
+
+/* The handle of the current device, or NULL with a message. */
 static cudnnHandle_t dn_handle(const char *op) {
   if (!dn_ready()) return bt_seterr("%s: %s", op, dn_why), NULL;
   int dev = 0;
   if (btc_check(cudaGetDevice(&dev), op) < 0) return NULL;
   if (dev < 0 || dev >= MAX_DEVICES) return bt_seterr("%s: device %d out of range", op, dev), NULL;
-  pthread_mutex_lock(&handle_lock);
-  cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
-  if (!handles[dev]) {
-    cudnnHandle_t h = NULL;
-    s = dn.cudnnCreate(&h);
-    if (s == CUDNN_STATUS_SUCCESS) s = dn.cudnnSetStream(h, NULL);   /* NULL: the legacy stream */
-    if (s == CUDNN_STATUS_SUCCESS) handles[dev] = h;
-    else if (h) dn.cudnnDestroy(h);
-  }
-  cudnnHandle_t h = handles[dev];
-  pthread_mutex_unlock(&handle_lock);
+  cudnnStatus_t s;
+  cudnnHandle_t h = device_handle(dev, &s);
   if (!h) dn_fail(s, op, "cudnnCreate", "making the cuDNN handle");
   return h;
+}
+
+/* Whether cuDNN is loaded and makes a handle on the current device (batch
+** norm asks: without one its own kernels serve, conv fails saying why). */
+static bool dn_usable(void) {
+  int dev = 0;
+  cudnnStatus_t s;
+  if (!dn_ready()) return false;
+  if (cudaGetDevice(&dev) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return dev >= 0 && dev < MAX_DEVICES && device_handle(dev, &s) != NULL;
 }
 
 static cudnnDataType_t dn_dtype(bt_DType dt) {
@@ -867,7 +887,7 @@ static bool bn_by_cudnn(const bt_Tensor *x, bool training, double eps) {
   int64_t N = x->shape[0], C = x->shape[1], S = x->shape[2];
   if (S <= 1 || N < 1 || C < 1 || N * C * S >= INT32_MAX) return false;
   if (N > (training ? 880801 : 65535) || !(eps >= CUDNN_BN_MIN_EPSILON)) return false;
-  return dn_ready();
+  return dn_usable();
 }
 
 /* Every tensor given (NULL or not) starts aligned for cuDNN (see
