@@ -258,7 +258,7 @@ extern "C" int btc_bn_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, cons
   /* The sums: for gw and gb, and for gx when the statistics depend on x. */
   bool need_sums = gw || gb || (gx && training);
   int64_t nbytes = 2 * C * (int64_t)sizeof(double);
-  double *sums = need_sums ? (double *)btc_alloc(nbytes) : NULL;
+  double *sums = need_sums ? (double *)btc_scratch(op, nbytes) : NULL;
   if (need_sums && !sums) return -1;
   int rc = 0;
   switch (x->dtype) {
@@ -267,6 +267,6 @@ extern "C" int btc_bn_backward(bt_Tensor *gx, bt_Tensor *gw, bt_Tensor *gb, cons
     default: rc = bt_seterr("%s: no CUDA kernel for %s", op, bt_dtype_name(x->dtype)); break;
   }
   if (rc == 0) rc = btc_check_launch(op);
-  btc_free(sums);   /* stream-ordered: the kernels above run before any reuse */
+  if (sums) btc_scratch_free(sums, nbytes);   /* stream-ordered: the kernels above run before any reuse */
   return rc;
 }
