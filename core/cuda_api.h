@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define BT_CUDA_ABI 3   /* 2: the op table grew (conv, pool, norm, optim, nonzero) and staging; 3: max_pool2d_backward check */
+#define BT_CUDA_ABI 3   /* 2: the op table grew (conv, pool, norm, optim, nonzero) and staging; 3: max_pool2d_backward check, grad_norm into device memory */
 
 /* A batch's host-to-device copies in flight (cuda/stage.c). */
 typedef struct bt_CudaTransfer bt_CudaTransfer;

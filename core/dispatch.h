@@ -173,7 +173,9 @@ typedef struct bt_Backend {
   int (*adagrad_step)(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *sum, const bt_AdagradOpts *o);
   int (*adadelta_step)(bt_Tensor *param, const bt_Tensor *grad, bt_Tensor *square_avg,
                        bt_Tensor *acc_delta, const bt_AdadeltaOpts *o);
-  /* g contiguous, float: *out = sum of |g|^p, or max |g| when p is infinite. */
+  /* g contiguous, float: *out = sum of |g|^p, or max |g| when p is infinite.
+  ** out points into g's device memory (for a GPU: not waited for, so that
+  ** clip_grad_norm reads every parameter's term back in one copy). */
   int (*grad_norm)(const bt_Tensor *g, double p, double *out);
   /* g contiguous, float: g = clamp(g * scale, lo, hi) in place (NaN stays). */
   int (*scale_clamp)(bt_Tensor *g, double scale, double lo, double hi);

@@ -381,28 +381,26 @@ __global__ void norm_final(int nparts, const double *part, int kind, double *out
   if (threadIdx.x == 0) *out = acc;
 }
 
+/* out is device memory (dispatch.h): the caller reads every parameter's
+** term back at once. */
 extern "C" int btc_grad_norm(const bt_Tensor *g, double p, double *out) {
   const char *op = "clip_grad_norm";
-  *out = 0;
   if (btc_use(g) < 0) return -1;
   long long n = bt_numel(g);
-  if (n == 0) return 0;
+  if (n == 0) return btc_check(cudaMemsetAsync(out, 0, sizeof *out, 0), op);
   if (!bt_dtype_is_float(g->dtype)) return bt_seterr("%s: no CUDA kernel for %s", op, bt_dtype_name(g->dtype));
   int kind = isinf(p) ? 0 : p == 1 ? 1 : p == 2 ? 2 : 3;
   unsigned blocks = btc_blocks(n, BTC_THREADS * 4);
-  int64_t bytes = ((int64_t)blocks + 1) * (int64_t)sizeof(double);
+  int64_t bytes = (int64_t)blocks * (int64_t)sizeof(double);
   double *part = (double *)btc_scratch(op, bytes);
   if (!part) return -1;
   OPT_DISPATCH(op, g->dtype,
                norm_partial<T><<<blocks, BTC_THREADS>>>(n, (const T *)bt_data(g), kind, p, part));
   int rc = btc_check_launch(op);
   if (rc == 0) {
-    norm_final<<<1, BTC_THREADS>>>((int)blocks, part, kind, part + blocks);
+    norm_final<<<1, BTC_THREADS>>>((int)blocks, part, kind, out);
     rc = btc_check_launch(op);
   }
-  double h = 0;
-  if (rc == 0) rc = btc_check(cudaMemcpy(&h, part + blocks, sizeof h, cudaMemcpyDeviceToHost), op);
-  btc_scratch_free(part, bytes);
-  if (rc == 0) *out = h;
+  btc_scratch_free(part, bytes);   /* stream-ordered: the kernels above run before any reuse */
   return rc;
 }

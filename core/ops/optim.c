@@ -200,22 +200,64 @@ static int scale_clamp(const char *op, bt_Tensor *g, double scale, double lo, do
   return rc;
 }
 
+/* The values of t (f64, any device) into out. */
+static int read_doubles(bt_Tensor *t, double *out) {
+  bt_Tensor *h = bt_to_device(t, BT_CPU_DEVICE);
+  if (!h) return -1;
+  for (int64_t i = 0; i < bt_numel(h); i++) out[i] = bt_get_flat(h, i);
+  bt_release(h);
+  return 0;
+}
+
+/* terms[i] = gradient i's term of the norm (grad_norm kernels), computed
+** where each gradient lives. The kernels write to device memory, so the
+** terms of the gradients on the first one's device fill one [n] f64 tensor
+** there, read back in one copy: on a GPU one wait, not one per parameter.
+** A gradient on another device is read alone. */
+static int norm_terms(const char *op, int n, bt_Tensor *const *grads, double p, double *terms) {
+  bt_Device dev = grads[0]->storage->device;
+  int64_t len = n;
+  bt_Tensor *slots = bt_empty(1, &len, BT_F64, dev);
+  if (!slots) return -1;
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    bt_Device d = grads[i]->storage->device;
+    int (*k)(const bt_Tensor *, double, double *) = BT_KERNEL(op, d, grad_norm);
+    bool here = same_device(grads[i], grads[0]);
+    bt_Tensor *c = k ? bt_contiguous_as(grads[i], grads[i]->dtype) : NULL;
+    bt_Tensor *one = c && !here ? bt_empty(0, NULL, BT_F64, d) : NULL;
+    double *out = here ? (double *)bt_data(slots) + i : one ? (double *)bt_data(one) : NULL;
+    rc = c && out ? k(c, p, out) : -1;
+    if (rc == 0 && one) rc = read_doubles(one, &terms[i]);
+    bt_release(c);
+    bt_release(one);
+  }
+  double *all = rc == 0 ? bt_alloc(op, len * (int64_t)sizeof(double), BT_CPU) : NULL;
+  if (rc == 0 && (!all || read_doubles(slots, all) < 0)) rc = -1;
+  for (int i = 0; rc == 0 && i < n; i++)
+    if (same_device(grads[i], grads[0])) terms[i] = all[i];
+  if (all) bt_free(all, len * (int64_t)sizeof(double), BT_CPU);
+  bt_release(slots);
+  return rc;
+}
+
 int bt_clip_grad_norm_(int n, bt_Tensor *const *grads, double max_norm, double p, double *total) {
   const char *op = "clip_grad_norm";
   *total = 0;
   if (!(p > 0)) return bt_seterr("%s: norm_type must be > 0 (or inf), got %g", op, p);
   if (check_grads(op, n, grads) < 0) return -1;
+  if (n == 0) return 0;
+  double *terms = bt_alloc(op, n * (int64_t)sizeof(double), BT_CPU);
+  if (!terms) return -1;
+  int rc = norm_terms(op, n, grads, p, terms);
   double acc = 0;
-  for (int i = 0; i < n; i++) {
-    int (*k)(const bt_Tensor *, double, double *) = BT_KERNEL(op, grads[i]->storage->device, grad_norm);
-    bt_Tensor *c = k ? bt_contiguous_as(grads[i], grads[i]->dtype) : NULL;
-    double s = 0;
-    int rc = c ? k(c, p, &s) : -1;
-    bt_release(c);
-    if (rc < 0) return -1;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    double s = terms[i];
     if (isinf(p)) acc = s > acc || s != s ? s : acc;   /* a NaN stays (torch.max) */
     else acc += s;
   }
+  bt_free(terms, n * (int64_t)sizeof(double), BT_CPU);
+  if (rc < 0) return -1;
   *total = isinf(p) ? acc : p == 2 ? sqrt(acc) : p == 1 ? acc : pow(acc, 1 / p);
   double coef = max_norm / (*total + 1e-6);
   if (!(coef >= 1)) {   /* PyTorch multiplies by min(coef, 1); by 1 changes nothing */

@@ -199,6 +199,20 @@ test('clip_grad_norm and clip_grad_value match the CPU', function()
     local t = optim.clip_grad_norm({a, e}, 1, p)
     assert(t ~= t, 'norm of a NaN gradient (p=' .. tostring(p) .. '): ' .. tostring(t))
   end
+  -- Gradients on two devices (a model partly moved): the GPU's terms come
+  -- back in one copy, the CPU's are summed in, in the gradients' order.
+  local v1, v2, v3 = brasa.randn(50), brasa.randn(7), brasa.randn(300)
+  local mixed, ref = {}, {}
+  for i, v in ipairs({v1, v2, v3}) do
+    local dev = i == 2 and 'cpu' or DEV
+    mixed[i] = brasa.zeros(v.shape, {device = dev, requires_grad = true})
+    mixed[i].grad = v:to(dev)
+    ref[i] = brasa.zeros(v.shape, {requires_grad = true})
+    ref[i].grad = v:clone()
+  end
+  local tm, tr = optim.clip_grad_norm(mixed, 0.5), optim.clip_grad_norm(ref, 0.5)
+  assert(math.abs(tm - tr) <= 1e-12 * tr, string.format('norm over two devices: %.17g vs %.17g', tm, tr))
+  for i = 1, 3 do close('clip_grad_norm over two devices ' .. i, mixed[i].grad:cpu(), ref[i].grad, 1e-6, 1e-6) end
   local big = brasa.randn(300001)
   local c = brasa.zeros(300001, {requires_grad = true})
   local g = brasa.zeros(300001, {device = DEV, requires_grad = true})
