@@ -209,35 +209,36 @@ static int read_doubles(bt_Tensor *t, double *out) {
   return 0;
 }
 
-/* terms[i] = gradient i's term of the norm (grad_norm kernels), computed
-** where each gradient lives. The kernels write to device memory, so the
-** terms of the gradients on the first one's device fill one [n] f64 tensor
-** there, read back in one copy: on a GPU one wait, not one per parameter.
-** A gradient on another device is read alone. */
+/* *out = g's term of the norm (the grad_norm kernel of g's device); out
+** points into that device's memory. */
+static int norm_term(const char *op, bt_Tensor *g, double p, double *out) {
+  int (*k)(const bt_Tensor *, double, double *) = BT_KERNEL(op, g->storage->device, grad_norm);
+  bt_Tensor *c = k ? bt_contiguous_as(g, g->dtype) : NULL;
+  int rc = c ? k(c, p, out) : -1;
+  bt_release(c);
+  return rc;
+}
+
+/* terms[i] = gradient i's term of the norm. The terms of the gradients on
+** the first one's device fill one [n] f64 tensor there and come back in one
+** copy: on a GPU one wait, not one per parameter. A gradient on another
+** device (a model partly moved) is read alone. */
 static int norm_terms(const char *op, int n, bt_Tensor *const *grads, double p, double *terms) {
-  bt_Device dev = grads[0]->storage->device;
   int64_t len = n;
-  bt_Tensor *slots = bt_empty(1, &len, BT_F64, dev);
+  bt_Tensor *slots = bt_zeros(1, &len, BT_F64, grads[0]->storage->device);
   if (!slots) return -1;
   int rc = 0;
+  for (int i = 0; rc == 0 && i < n; i++)
+    if (same_device(grads[i], grads[0])) rc = norm_term(op, grads[i], p, (double *)bt_data(slots) + i);
+  if (rc == 0) rc = read_doubles(slots, terms);   /* the other devices' slots hold 0 */
+  bt_release(slots);
   for (int i = 0; rc == 0 && i < n; i++) {
-    bt_Device d = grads[i]->storage->device;
-    int (*k)(const bt_Tensor *, double, double *) = BT_KERNEL(op, d, grad_norm);
-    bool here = same_device(grads[i], grads[0]);
-    bt_Tensor *c = k ? bt_contiguous_as(grads[i], grads[i]->dtype) : NULL;
-    bt_Tensor *one = c && !here ? bt_empty(0, NULL, BT_F64, d) : NULL;
-    double *out = here ? (double *)bt_data(slots) + i : one ? (double *)bt_data(one) : NULL;
-    rc = c && out ? k(c, p, out) : -1;
-    if (rc == 0 && one) rc = read_doubles(one, &terms[i]);
-    bt_release(c);
+    if (same_device(grads[i], grads[0])) continue;
+    bt_Tensor *one = bt_empty(0, NULL, BT_F64, grads[i]->storage->device);
+    rc = one ? norm_term(op, grads[i], p, (double *)bt_data(one)) : -1;
+    if (rc == 0) rc = read_doubles(one, &terms[i]);
     bt_release(one);
   }
-  double *all = rc == 0 ? bt_alloc(op, len * (int64_t)sizeof(double), BT_CPU) : NULL;
-  if (rc == 0 && (!all || read_doubles(slots, all) < 0)) rc = -1;
-  for (int i = 0; rc == 0 && i < n; i++)
-    if (same_device(grads[i], grads[0])) terms[i] = all[i];
-  if (all) bt_free(all, len * (int64_t)sizeof(double), BT_CPU);
-  bt_release(slots);
   return rc;
 }
 
