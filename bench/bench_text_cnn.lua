@@ -35,6 +35,7 @@
 
 local SELF = debug.getinfo(1, 'S').source:match('^@(.*)$') or 'bench/bench_text_cnn.lua'
 local DIR = SELF:match('^(.*)/[^/]*$') or '.'
+local peer = dofile(DIR .. '/peer.lua')
 local SCRIPT = DIR .. '/../scripts/text_cnn.lua'
 
 local function parse_flags(args)
@@ -66,8 +67,6 @@ local function median(list)
   if n % 2 == 1 then return t[(n + 1) // 2] end
   return (t[n // 2] + t[n // 2 + 1]) / 2
 end
-
-local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 ---------------------------------------------------------------------------
 -- 1. The data, written once for the PyTorch side
@@ -111,39 +110,16 @@ end
 -- 2. Runs
 ---------------------------------------------------------------------------
 
--- A RESULT line as {seed =, epochs = {...}, test_acc =, ...}.
-local function parse_result(out, who)
-  local line = out:match('RESULT ([^\n]*)')
-  if not line then error(who .. ' gave no result:\n' .. out, 0) end
-  local r = {}
-  for k, v in line:gmatch('(%w[%w_]*)=(%S+)') do
-    if k == 'epochs' then
-      r.epochs = {}
-      for x in v:gmatch('[^,]+') do r.epochs[#r.epochs + 1] = tonumber(x) end
-    else
-      r[k] = tonumber(v) or v
-    end
-  end
-  return r
-end
-
-local function run_command(cmd, who)
-  local p = io.popen(cmd .. ' 2>&1')
-  local out = p:read('a')
-  p:close()
-  return parse_result(out, who)
-end
-
 local function brasa_run(seed, opts)
   local lua = arg and arg[-1] or 'lua5.4'
-  return run_command(string.format('%s %s --bench --no-plot --seed %d --threads %d --epochs %d',
-    shell_quote(lua), shell_quote(SCRIPT), seed, opts.threads, opts.epochs), 'brasa seed ' .. seed)
+  return peer.run(string.format('%s %s --bench --no-plot --seed %d --threads %d --epochs %d',
+    peer.shell_quote(lua), peer.shell_quote(SCRIPT), seed, opts.threads, opts.epochs), 'brasa seed ' .. seed)
 end
 
 local function torch_run(seed, threads, data, opts)
   local env = threads > 1 and 'OMP_WAIT_POLICY=passive ' or ''
-  return run_command(string.format('%s/usr/bin/python3 %s --data %s --seed %d --threads %d --epochs %d', env,
-    shell_quote(DIR .. '/bench_text_cnn_torch.py'), shell_quote(data), seed, threads, opts.epochs),
+  return peer.run(string.format('%s/usr/bin/python3 %s --data %s --seed %d --threads %d --epochs %d', env,
+    peer.shell_quote(DIR .. '/bench_text_cnn_torch.py'), peer.shell_quote(data), seed, threads, opts.epochs),
     'torch seed ' .. seed)
 end
 

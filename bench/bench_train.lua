@@ -25,6 +25,7 @@
 
 local SELF = debug.getinfo(1, 'S').source:match('^@(.*)$') or 'bench/bench_train.lua'
 local DIR = SELF:match('^(.*)/[^/]*$') or '.'
+local peer = dofile(DIR .. '/peer.lua')
 
 ---------------------------------------------------------------------------
 -- Shared helpers
@@ -119,40 +120,15 @@ end
 -- Driver
 ---------------------------------------------------------------------------
 
--- Parses a RESULT line into {epochs = {...}, infer_s, rss_mib, test_acc, ...}.
-local function parse_result(text, who)
-  local line = text:match('RESULT ([^\n]*)')
-  if not line then error(who .. ' gave no result:\n' .. text, 0) end
-  local r = {}
-  for k, v in line:gmatch('(%w[%w_]*)=(%S+)') do
-    if k == 'epochs' then
-      r.epochs = {}
-      for x in v:gmatch('[^,]+') do r.epochs[#r.epochs + 1] = tonumber(x) end
-    else
-      r[k] = tonumber(v) or v
-    end
-  end
-  return r
-end
-
-local function run_command(cmd, who)
-  local p = io.popen(cmd .. ' 2>&1')
-  local out = p:read('a')
-  p:close()
-  return parse_result(out, who)
-end
-
-local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
 local function brasa_run(model, opts)
   local lua = arg and arg[-1] or 'lua5.4'
-  return run_command(string.format('%s %s --worker %s --threads %d --epochs %d', shell_quote(lua),
-    shell_quote(SELF), model, opts.threads, opts.epochs), 'brasa ' .. model)
+  return peer.run(string.format('%s %s --worker %s --threads %d --epochs %d', peer.shell_quote(lua),
+    peer.shell_quote(SELF), model, opts.threads, opts.epochs), 'brasa ' .. model)
 end
 
 local function torch_run(model, threads, opts)
-  return run_command(string.format('OMP_WAIT_POLICY=passive /usr/bin/python3 %s --model %s --threads %d --epochs %d',
-    shell_quote(DIR .. '/bench_train_torch.py'), model, threads, opts.epochs), 'torch ' .. model)
+  return peer.run(string.format('OMP_WAIT_POLICY=passive /usr/bin/python3 %s --model %s --threads %d --epochs %d',
+    peer.shell_quote(DIR .. '/bench_train_torch.py'), model, threads, opts.epochs), 'torch ' .. model)
 end
 
 local function torch_available()
